@@ -1,0 +1,1 @@
+"""The experiment harness: scenarios -> cells -> backends -> verdicts -> report."""

@@ -1,0 +1,139 @@
+"""``python -m lambda_sandbox [--] RUNTIME_CMD [ARGS...]``: run one function's
+execution environment until SIGTERM or SIGINT, then shut it down by Lambda's
+rules and exit 0."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import select
+import signal
+import sys
+import threading
+from typing import List, Optional, Sequence
+
+from lambda_sandbox.config import ConfigError, load_config
+from lambda_sandbox.environment import Sandbox
+from lambda_sandbox.eventlog import Console, EventLog
+from lambda_sandbox.http_common import Server
+from lambda_sandbox.invoke_api import InvokeApiHandler
+from lambda_sandbox.processes import signal_name
+from lambda_sandbox.runtime_api import RuntimeApiHandler
+
+USAGE = "usage: python -m lambda_sandbox [--] RUNTIME_CMD [ARGS...]"
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def fail(message: str) -> int:
+    sys.stderr.write(f"lambda_sandbox: error: {message}\n")
+    return 2
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args: List[str] = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    if args and args[0] == "--":
+        args = args[1:]
+    if not args:
+        return fail("no runtime command given\n" + USAGE)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        return fail(str(exc))
+    logging.basicConfig(
+        level=LEVELS[config.log_level],
+        stream=sys.stderr,
+        format="[sandbox] %(levelname)s %(message)s",
+    )
+    try:
+        event_log = EventLog(config.event_log)
+    except OSError as exc:
+        return fail(f"LAMBDA_SANDBOX_EVENT_LOG={config.event_log!r}: {exc.strerror}")
+    sandbox = Sandbox(config, args, event_log, Console())
+    try:
+        runtime_server = Server(
+            (config.runtime_api_host, config.runtime_api_port), RuntimeApiHandler, sandbox
+        )
+    except OSError as exc:
+        return fail(_bind_error("RUNTIME_API_PORT", config.runtime_api_port, exc))
+    try:
+        invoke_server = Server(
+            (config.invoke_api_host, config.invoke_api_port), InvokeApiHandler, sandbox
+        )
+    except OSError as exc:
+        runtime_server.server_close()
+        return fail(_bind_error("INVOKE_API_PORT", config.invoke_api_port, exc))
+    sandbox.runtime_api_address = runtime_server.address
+    event_log.write(
+        "sandbox.start",
+        pid=os.getpid(),
+        function_name=config.function_name,
+        function_version=config.function_version,
+        config=config.describe(),
+        runtime_cmd=args,
+    )
+    for server, name in ((runtime_server, "runtime-api"), (invoke_server, "invoke-api")):
+        threading.Thread(
+            target=server.serve_forever, args=(0.1,), name=name, daemon=True
+        ).start()
+    event_log.write(
+        "sandbox.ready", invoke_api=invoke_server.address, runtime_api=runtime_server.address
+    )
+    logging.getLogger("lambda_sandbox").info(
+        "function %s: Invoke API on %s, Runtime API on %s",
+        config.function_name,
+        invoke_server.address,
+        runtime_server.address,
+    )
+    code = _serve_until_stopped(sandbox, event_log)
+    invoke_server.shutdown()
+    runtime_server.shutdown()
+    event_log.write("sandbox.exit", code=code)
+    event_log.close()
+    return code
+
+
+def _serve_until_stopped(sandbox: Sandbox, event_log: EventLog) -> int:
+    """Wait for SIGTERM/SIGINT, start the shutdown, wait for it to end.
+
+    The signal handlers do nothing themselves: the C-level handler writes the
+    signal number to a wakeup fd and this loop, on the main thread, reads it.
+    (The same technique the function's fix uses.)
+    """
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: None)
+    exit_r, exit_w = os.pipe()
+    threading.Thread(
+        target=lambda: (sandbox.exited.wait(), os.write(exit_w, b"x")),
+        name="exit-watch",
+        daemon=True,
+    ).start()
+    while True:
+        try:
+            ready, _, _ = select.select([wake_r, exit_r], [], [])
+        except OSError as exc:  # pragma: no cover - select retries EINTR itself
+            if exc.errno == errno.EINTR:
+                continue
+            raise
+        if exit_r in ready:
+            return sandbox.exit_code
+        for signum in os.read(wake_r, 64):
+            event_log.write("sandbox.signal", signal=signal_name(signum))
+            sandbox.stop(f"received {signal_name(signum)}")
+
+
+def _bind_error(variable: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"{variable}={port}: the port is already in use"
+    return f"{variable}={port}: cannot listen: {exc.strerror or exc}"

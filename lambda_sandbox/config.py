@@ -1,0 +1,122 @@
+"""The sandbox's configuration, read from the environment (the Runtime API
+Daemon's variable names, so its run scripts work unchanged)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Dict, Mapping, Optional
+
+LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    function_name: str = "function"
+    function_version: str = "$LATEST"
+    timeout_s: float = 3.0
+    memory_size_mb: int = 128
+    idle_timeout_s: Optional[float] = None
+    invoke_api_host: str = "127.0.0.1"
+    invoke_api_port: int = 8080
+    runtime_api_host: str = "127.0.0.1"
+    runtime_api_port: int = 9001
+    extensions_dir: str = "/opt/extensions"
+    log_level: str = "info"
+    event_log: Optional[str] = None
+    task_root: str = "."
+    region: str = "us-east-1"
+    init_timeout_s: float = 10.0
+
+    def describe(self) -> Dict[str, object]:
+        return {
+            "function_name": self.function_name,
+            "function_version": self.function_version,
+            "timeout_s": self.timeout_s,
+            "memory_size_mb": self.memory_size_mb,
+            "idle_timeout_s": self.idle_timeout_s,
+            "extensions_dir": self.extensions_dir,
+            "task_root": self.task_root,
+            "init_timeout_s": self.init_timeout_s,
+        }
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number of seconds") from None
+    if value != value or value < minimum or value == float("inf"):
+        raise ConfigError(f"{name}={raw!r}: expected a number >= {minimum}")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > 65535:
+        raise ConfigError(f"{name}={raw!r}: expected a port number from 0 to 65535")
+    return int(raw)
+
+
+def _host(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if any(c.isspace() or c in "/:" for c in raw) and not raw.startswith("["):
+        raise ConfigError(f"{name}={raw!r}: expected a host name or IP address")
+    return raw.strip("[]")
+
+
+def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None) -> Config:
+    env = os.environ if env is None else env
+    name = env.get("AWS_LAMBDA_FUNCTION_NAME", "").strip() or "function"
+    if not all(c.isalnum() or c in "-_" for c in name) or len(name) > 64:
+        raise ConfigError(
+            f"AWS_LAMBDA_FUNCTION_NAME={name!r}: expected 1-64 letters, digits, '-' or '_'"
+        )
+    memory_raw = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "").strip()
+    memory = 128
+    if memory_raw:
+        if not memory_raw.isdigit() or not 128 <= int(memory_raw) <= 10240:
+            raise ConfigError(
+                f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE={memory_raw!r}: expected megabytes from 128 to 10240"
+            )
+        memory = int(memory_raw)
+    idle_raw = env.get("AWS_LAMBDA_FUNCTION_IDLETIMEOUT", "").strip()
+    idle = _number(env, "AWS_LAMBDA_FUNCTION_IDLETIMEOUT", 0.0, 0.001) if idle_raw else None
+    log_level = env.get("LOG_LEVEL", "").strip().lower() or "info"
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(
+            "LOG_LEVEL={!r}: expected one of {}".format(log_level, ", ".join(LOG_LEVELS))
+        )
+    task_root = env.get("LAMBDA_TASK_ROOT", "").strip() or (cwd or os.getcwd())
+    if not os.path.isdir(task_root):
+        raise ConfigError(f"LAMBDA_TASK_ROOT={task_root!r}: no such directory")
+    return Config(
+        function_name=name,
+        function_version=env.get("AWS_LAMBDA_FUNCTION_VERSION", "").strip() or "$LATEST",
+        timeout_s=_number(env, "AWS_LAMBDA_FUNCTION_TIMEOUT", 3.0, 0.001),
+        memory_size_mb=memory,
+        idle_timeout_s=idle,
+        invoke_api_host=_host(env, "INVOKE_API_HOST", "127.0.0.1"),
+        invoke_api_port=_port(env, "INVOKE_API_PORT", 8080),
+        runtime_api_host=_host(env, "RUNTIME_API_HOST", "127.0.0.1"),
+        runtime_api_port=_port(env, "RUNTIME_API_PORT", 9001),
+        extensions_dir=env.get("LAMBDA_EXTENSIONS_DIR", "").strip() or "/opt/extensions",
+        log_level="warn" if log_level == "warning" else log_level,
+        event_log=env.get("LAMBDA_SANDBOX_EVENT_LOG", "").strip() or None,
+        task_root=os.path.abspath(task_root),
+        region=env.get("AWS_REGION", "").strip()
+        or env.get("AWS_DEFAULT_REGION", "")
+        or "us-east-1",
+        init_timeout_s=_number(env, "LAMBDA_SANDBOX_INIT_TIMEOUT", 10.0, 0.001),
+    )

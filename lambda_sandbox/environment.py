@@ -1,0 +1,532 @@
+"""The driver: carries out the lifecycle machine's actions with real I/O.
+
+HTTP handler threads, the reaper and timers all come here; every call feeds
+one event to the machine under one lock and executes the actions it returns
+(spawn, deliver, signal, answer, log). Blocking waits (a runtime or extension
+parked in next, an invoker waiting for its result) happen outside the lock,
+on per-party mailboxes and per-invocation results.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+
+from lambda_sandbox import lifecycle as lc
+from lambda_sandbox.config import Config
+from lambda_sandbox.eventlog import Console, EventLog
+from lambda_sandbox.processes import Child, Supervisor, describe_exit
+
+log = logging.getLogger("lambda_sandbox")
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit, both ways
+
+
+class _Closed:
+    """Put in a mailbox when its environment is gone; the waiter gives up."""
+
+
+CLOSED = _Closed()
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    status: int
+    body: bytes
+    headers: Dict[str, str]
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    payload: bytes
+    client_context: Optional[str] = None
+    cognito_identity: Optional[str] = None
+    trace_id: str = ""
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Optional[InvokeResult] = None
+    runtime_body: bytes = b""
+    function_error_type: Optional[str] = None
+    log_tail: List[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RuntimeDelivery:
+    invocation: Invocation
+    deadline_ms: int
+    function_arn: str
+
+
+if TYPE_CHECKING:
+    Mailbox = queue.Queue[Union[RuntimeDelivery, Dict[str, Any], _Closed]]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _json(obj: Any) -> bytes:
+    return json.dumps(obj).encode("utf-8")
+
+
+class Sandbox:
+    """One function's execution environment and everything that drives it."""
+
+    def __init__(
+        self,
+        config: Config,
+        runtime_cmd: Sequence[str],
+        event_log: EventLog,
+        console: Console,
+    ) -> None:
+        self.config = config
+        self.runtime_cmd = list(runtime_cmd)
+        self.event_log = event_log
+        self.console = console
+        self.runtime_api_address = ""  # "host:port", set once the server is bound
+        self.exited = threading.Event()
+        self.exit_code = 0
+        self._lock = threading.RLock()
+        self._machine = lc.Lifecycle(
+            lc.Limits(
+                init_timeout_ms=int(config.init_timeout_s * 1000),
+                invoke_timeout_ms=int(config.timeout_s * 1000),
+                idle_timeout_ms=(
+                    None if config.idle_timeout_s is None else int(config.idle_timeout_s * 1000)
+                ),
+            )
+        )
+        self._supervisor = Supervisor(on_output=self._on_output, on_exit=self._on_exit)
+        self._processes: Dict[str, Child] = {}
+        self._runtime_box: Mailbox = queue.Queue()
+        self._extension_boxes: Dict[str, Mailbox] = {}
+        self._extension_names: Dict[str, str] = {}
+        self._invocations: Dict[str, Invocation] = {}
+        self._invoke_started: Dict[str, float] = {}
+        self._init_started: Optional[float] = None
+        self._init_duration_ms: Optional[float] = None
+        self._shutdown_started: Optional[float] = None
+        self._init_error_body = b""
+        self.function_arn = (
+            f"arn:aws:lambda:{config.region}:000000000000:function:{config.function_name}"
+        )
+
+    # ------------------------------------------------------ invoker side
+
+    def invoke(self, invocation: Invocation) -> InvokeResult:
+        with self._lock:
+            self._invocations[invocation.request_id] = invocation
+            self._post(lc.InvokeRequested(invocation.request_id))
+        # The machine always answers (its timers guarantee it); this bound is a
+        # last line of defence against a bug, not a rule of the lifecycle.
+        bound = self.config.init_timeout_s + self.config.timeout_s + 10.0
+        if not invocation.done.wait(bound):
+            log.error("no answer for %s within %.1f s", invocation.request_id, bound)
+            return service_error(500, "ServiceException", "the sandbox did not answer in time")
+        assert invocation.result is not None
+        return invocation.result
+
+    def stop(self, why: str) -> None:
+        log.info("stopping: %s", why)
+        with self._lock:
+            self._post(lc.StopRequested())
+
+    # ------------------------------------------------------ runtime side
+
+    def runtime_next(self) -> Optional[RuntimeDelivery]:
+        with self._lock:
+            box = self._runtime_box
+            self._post(lc.RuntimeNext())
+        item = box.get()
+        return item if isinstance(item, RuntimeDelivery) else None
+
+    def runtime_response(
+        self, request_id: str, body: bytes, oversized: Optional[int] = None
+    ) -> None:
+        with self._lock:
+            invocation = self._invocations.get(request_id)
+            if oversized is None:
+                if invocation is not None:
+                    invocation.runtime_body = body
+                self._post(lc.RuntimeResponded(request_id))
+                return
+            # Lambda answers the invoker with an error for an oversized response.
+            if invocation is not None:
+                invocation.runtime_body = _json(
+                    {
+                        "errorMessage": f"Response payload size ({oversized} bytes) exceeded maximum "
+                        f"allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
+                        "errorType": "Function.ResponseSizeTooLarge",
+                    }
+                )
+            self._post(lc.RuntimeResponded(request_id, is_error=True))
+
+    def runtime_error(self, request_id: str, body: bytes, error_type: Optional[str]) -> None:
+        with self._lock:
+            invocation = self._invocations.get(request_id)
+            if invocation is not None:
+                invocation.runtime_body = body
+                invocation.function_error_type = error_type
+            self._post(lc.RuntimeResponded(request_id, is_error=True))
+
+    def runtime_init_error(self, body: bytes, error_type: str) -> None:
+        with self._lock:
+            self._init_error_body = body
+            self._post(lc.InitErrorReported(lc.RUNTIME, error_type))
+
+    # ---------------------------------------------------- extension side
+
+    def register_extension(self, name: str, events: Sequence[str]) -> str:
+        extension_id = str(uuid.uuid4())
+        with self._lock:
+            self._extension_boxes[extension_id] = queue.Queue()
+            self._extension_names[extension_id] = name
+            try:
+                self._post(lc.ExtensionRegistered(extension_id, name, tuple(events)))
+            except lc.Refused as refused:
+                del self._extension_boxes[extension_id]
+                del self._extension_names[extension_id]
+                self.event_log.write(
+                    "extension.refused",
+                    name=name,
+                    status=refused.status,
+                    error_type=refused.error_type,
+                )
+                raise
+            ext = self._machine.extensions[extension_id]
+            self.event_log.write(
+                "extension.register",
+                name=name,
+                id=extension_id,
+                type="external" if ext.external else "internal",
+                events=list(events),
+            )
+        return extension_id
+
+    def extension_next(self, extension_id: str) -> Optional[Dict[str, Any]]:
+        with self._lock:
+            box = self._extension_boxes.get(extension_id)
+            self._post(lc.ExtensionNext(extension_id))
+            assert box is not None  # the machine refuses unknown identifiers
+        item = box.get()
+        return item if isinstance(item, dict) else None
+
+    def extension_init_error(self, extension_id: str, error_type: str) -> None:
+        with self._lock:
+            self._post(lc.InitErrorReported(extension_id, error_type))
+
+    def extension_exit_error(self, extension_id: str, error_type: str) -> None:
+        with self._lock:
+            self._post(lc.ExitErrorReported(extension_id, error_type))
+
+    # ------------------------------------------------------------ driver
+
+    def _post(self, event: lc.Event) -> None:
+        """Feed one event (and the follow-ups its actions produce). Lock held."""
+        followups: List[lc.Event] = []
+        for action in self._machine.handle(event, now_ms()):
+            self._execute(action, followups)
+        while followups:
+            follow = followups.pop(0)
+            for action in self._machine.handle(follow, now_ms()):
+                self._execute(action, followups)
+
+    def _execute(self, action: lc.Action, followups: List[lc.Event]) -> None:
+        method = getattr(self, "_do_" + type(action).__name__)
+        method(action, followups)
+
+    def _do_PhaseChanged(self, action: lc.PhaseChanged, followups: List[lc.Event]) -> None:
+        log.debug("phase %s -> %s (%s)", action.old.value, action.new.value, action.reason)
+        self.event_log.write(
+            "phase", **{"from": action.old.value, "to": action.new.value, "reason": action.reason}
+        )
+        if action.new is lc.Phase.INIT:
+            self._init_started = time.monotonic()
+            self._init_duration_ms = None
+            self.event_log.write("init.start")
+
+    def _do_SpawnExtensions(self, action: lc.SpawnExtensions, followups: List[lc.Event]) -> None:
+        names = []
+        for name, path in self._extension_executables():
+            try:
+                child = self._supervisor.spawn(
+                    "extension", name, [path], self._process_env(), self.config.task_root
+                )
+            except OSError as exc:
+                log.error("extension %s could not start: %s", name, exc)
+                self.console.line(f"EXTENSION\tName: {name}\tState: LaunchError\t{exc}")
+                continue
+            self._processes[name] = child
+            self._log_start(child)
+            followups.append(lc.ProcessStarted(name))
+            names.append(name)
+        followups.append(lc.ExtensionsSpawned(tuple(names)))
+
+    def _do_SpawnRuntime(self, action: lc.SpawnRuntime, followups: List[lc.Event]) -> None:
+        try:
+            child = self._supervisor.spawn(
+                "runtime", lc.RUNTIME, self.runtime_cmd, self._process_env(), self.config.task_root
+            )
+        except OSError as exc:
+            log.error("runtime could not start: %s", exc)
+            followups.append(lc.ProcessStarted(lc.RUNTIME))
+            followups.append(lc.ProcessExited(lc.RUNTIME, f"could not start: {exc}"))
+            return
+        self._processes[lc.RUNTIME] = child
+        self._log_start(child)
+        followups.append(lc.ProcessStarted(lc.RUNTIME))
+
+    def _do_InitEnded(self, action: lc.InitEnded, followups: List[lc.Event]) -> None:
+        started = self._init_started or time.monotonic()
+        self._init_duration_ms = (time.monotonic() - started) * 1000
+        fields: Dict[str, Any] = {
+            "status": action.status,
+            "duration_ms": round(self._init_duration_ms, 3),
+        }
+        if action.error_type:
+            fields["error_type"] = action.error_type
+            self.console.line(
+                f"INIT_REPORT Init Duration: {self._init_duration_ms:.2f} ms\tPhase: init\tStatus: {action.status}\tError Type: {action.error_type}"
+            )
+        self.event_log.write("init.end", **fields)
+
+    def _do_DeliverInvoke(self, action: lc.DeliverInvoke, followups: List[lc.Event]) -> None:
+        invocation = self._invocations[action.request_id]
+        self._runtime_box.put(RuntimeDelivery(invocation, action.deadline_ms, self.function_arn))
+
+    def _do_DeliverEvent(self, action: lc.DeliverEvent, followups: List[lc.Event]) -> None:
+        box = self._extension_boxes.get(action.extension_id)
+        if box is None:
+            return
+        payload = dict(action.payload)
+        if payload["eventType"] == lc.EVENT_INVOKE:
+            payload["invokedFunctionArn"] = self.function_arn
+            invocation = self._invocations.get(payload["requestId"])
+            payload["tracing"] = {
+                "type": "X-Amzn-Trace-Id",
+                "value": invocation.trace_id if invocation else "",
+            }
+        else:
+            self.event_log.write(
+                "shutdown.event",
+                name=self._extension_names.get(action.extension_id),
+                id=action.extension_id,
+                reason=payload["shutdownReason"],
+                deadline_ms=payload["deadlineMs"],
+            )
+        box.put(payload)
+
+    def _do_InvokeStarted(self, action: lc.InvokeStarted, followups: List[lc.Event]) -> None:
+        self._invoke_started[action.request_id] = time.monotonic()
+        self.console.line(
+            f"START RequestId: {action.request_id} Version: {self.config.function_version}"
+        )
+        self.event_log.write("invoke.start", request_id=action.request_id)
+
+    def _do_InvokeEnded(self, action: lc.InvokeEnded, followups: List[lc.Event]) -> None:
+        started = self._invoke_started.pop(action.request_id, time.monotonic())
+        duration = (time.monotonic() - started) * 1000
+        if action.status == "timeout":
+            self.console.line(
+                f"{_iso_now()} {action.request_id} Task timed out after {self.config.timeout_s:.2f} seconds"
+            )
+        self.console.line(f"END RequestId: {action.request_id}")
+        report = (
+            f"REPORT RequestId: {action.request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {math.ceil(duration)} ms\t"
+            f"Memory Size: {self.config.memory_size_mb} MB\tMax Memory Used: {self._max_memory_used_mb()} MB"
+        )
+        if self._init_duration_ms is not None:
+            # Only the first invocation after a cold start reports its init.
+            report += f"\tInit Duration: {self._init_duration_ms:.2f} ms"
+            self._init_duration_ms = None
+        if action.status != "success":
+            report += f"\tStatus: {action.status}"
+        self.console.line(report)
+        self.event_log.write(
+            "invoke.end",
+            request_id=action.request_id,
+            status=action.status,
+            duration_ms=round(duration, 3),
+        )
+
+    def _do_AnswerInvoker(self, action: lc.AnswerInvoker, followups: List[lc.Event]) -> None:
+        invocation = self._invocations.pop(action.request_id, None)
+        if invocation is None:
+            return
+        invocation.result = self._result_for(action, invocation)
+        invocation.done.set()
+
+    def _result_for(self, action: lc.AnswerInvoker, invocation: Invocation) -> InvokeResult:
+        version = {"X-Amz-Executed-Version": self.config.function_version}
+        unhandled = dict(version, **{"X-Amz-Function-Error": "Unhandled"})
+        if action.kind == "response":
+            return InvokeResult(200, invocation.runtime_body, version)
+        if action.kind == "error":
+            return InvokeResult(200, invocation.runtime_body, unhandled)
+        if action.kind == "init-error":
+            return InvokeResult(200, self._init_error_body, unhandled)
+        if action.kind == "timeout":
+            message = f"{_iso_now()} {action.request_id} Task timed out after {self.config.timeout_s:.2f} seconds"
+            return InvokeResult(200, _json({"errorMessage": message}), unhandled)
+        if action.kind == "failure":
+            body = {"errorType": action.error_type, "errorMessage": action.message}
+            return InvokeResult(200, _json(body), unhandled)
+        return service_error(500, action.error_type or "ServiceException", action.message or "")
+
+    def _do_StartTimer(self, action: lc.StartTimer, followups: List[lc.Event]) -> None:
+        timer = threading.Timer(
+            action.delay_ms / 1000.0, self._timer_fired, args=(action.timer, action.token)
+        )
+        timer.daemon = True
+        timer.start()
+
+    def _timer_fired(self, name: str, token: int) -> None:
+        with self._lock:
+            self._post(lc.TimerFired(name, token))
+
+    def _do_SendSignal(self, action: lc.SendSignal, followups: List[lc.Event]) -> None:
+        child = self._processes.get(action.name)
+        if child is None:
+            return
+        self.event_log.write(
+            "signal.sent", signal=action.signal, role=child.role, name=child.name, pid=child.pid
+        )
+        if not self._supervisor.signal(child, action.signal):
+            log.debug("%s was already gone for %s", child.name, action.signal)
+
+    def _do_ShutdownStarted(self, action: lc.ShutdownStarted, followups: List[lc.Event]) -> None:
+        self._shutdown_started = time.monotonic()
+        self.event_log.write(
+            "shutdown.start",
+            reason=action.reason,
+            rule=action.rule.value,
+            limit_ms=action.limit_ms,
+            deadline_ms=action.deadline_ms,
+        )
+
+    def _do_ShutdownEnded(self, action: lc.ShutdownEnded, followups: List[lc.Event]) -> None:
+        started = self._shutdown_started or time.monotonic()
+        self.event_log.write(
+            "shutdown.end",
+            reason=action.reason,
+            duration_ms=round((time.monotonic() - started) * 1000, 3),
+            killed=list(action.killed),
+        )
+
+    def _do_EnvironmentReset(self, action: lc.EnvironmentReset, followups: List[lc.Event]) -> None:
+        for box in [self._runtime_box, *self._extension_boxes.values()]:
+            box.put(CLOSED)
+        self._runtime_box = queue.Queue()
+        self._extension_boxes = {}
+        self._extension_names = {}
+        self._processes = {}
+        self._init_error_body = b""
+
+    def _do_Exit(self, action: lc.Exit, followups: List[lc.Event]) -> None:
+        self.exit_code = action.code
+        self.exited.set()
+
+    # ------------------------------------------------------------ helpers
+
+    def _extension_executables(self) -> List[Any]:
+        directory = self.config.extensions_dir
+        try:
+            entries = sorted(os.listdir(directory))
+        except OSError:
+            return []
+        found = []
+        for entry in entries:
+            path = os.path.join(directory, entry)
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                found.append((entry, path))
+        return found
+
+    def _process_env(self) -> Dict[str, str]:
+        cfg = self.config
+        env = dict(os.environ)
+        env.update(
+            {
+                "AWS_LAMBDA_RUNTIME_API": self.runtime_api_address,
+                "AWS_LAMBDA_FUNCTION_NAME": cfg.function_name,
+                "AWS_LAMBDA_FUNCTION_VERSION": cfg.function_version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.memory_size_mb),
+                "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/" + cfg.function_name,
+                "AWS_LAMBDA_LOG_STREAM_NAME": "{}/[{}]{}".format(
+                    time.strftime("%Y/%m/%d", time.gmtime()),
+                    cfg.function_version,
+                    uuid.uuid4().hex,
+                ),
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_REGION": cfg.region,
+                "AWS_DEFAULT_REGION": cfg.region,
+                "LAMBDA_TASK_ROOT": cfg.task_root,
+            }
+        )
+        if "_HANDLER" not in env and self.runtime_cmd:
+            env["_HANDLER"] = self.runtime_cmd[-1]
+        return env
+
+    def _log_start(self, child: Child) -> None:
+        self.event_log.write(
+            "process.start", role=child.role, name=child.name, pid=child.pid, argv=child.argv
+        )
+
+    def _max_memory_used_mb(self) -> int:
+        child = self._processes.get(lc.RUNTIME)
+        if child is None:
+            return 0
+        try:
+            with open(f"/proc/{child.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(int(line.split()[1]) / 1024) + 1
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def _on_output(self, child: Child, stream: str, line: str) -> None:
+        self.console.line(line)
+        self.event_log.write(
+            "output", role=child.role, name=child.name, pid=child.pid, stream=stream, line=line
+        )
+
+    def _on_exit(self, child: Child, returncode: Optional[int], signame: Optional[str]) -> None:
+        self.event_log.write(
+            "process.exit",
+            role=child.role,
+            name=child.name,
+            pid=child.pid,
+            returncode=returncode,
+            signal=signame,
+        )
+        with self._lock:
+            if self._processes.get(child.name) is not child:
+                return
+            del self._processes[child.name]
+            self._post(lc.ProcessExited(child.name, describe_exit(returncode, signame)))
+
+
+def service_error(status: int, error_type: str, message: str) -> InvokeResult:
+    """Lambda's error format for errors of the service, not of the function."""
+    return InvokeResult(
+        status,
+        _json({"Type": "User" if status < 500 else "Service", "message": message}),
+        {"X-Amzn-ErrorType": error_type},
+    )
+
+
+def _iso_now() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"

@@ -1,0 +1,133 @@
+"""What the sandbox's two HTTP servers share: bounded body reads, JSON replies."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, Optional, Tuple
+
+log = logging.getLogger("lambda_sandbox.http")
+
+# Beyond this a body is not even drained: the connection is closed instead.
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class BadBody(Exception):
+    pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: Tuple[str, int], handler: Any, context: Any) -> None:
+        host = address[0]
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.context = context
+        super().__init__(address, handler)
+
+    @property
+    def address(self) -> str:
+        host, port = self.server_address[:2]
+        host = str(host)
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "lambda-sandbox"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def read_body(self, limit: int) -> bytes:
+        """The request body; BodyTooLarge past ``limit`` (drained when cheap)."""
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                return self._read_chunked(limit)
+            return b""
+        try:
+            length = int(raw)
+        except ValueError:
+            self.close_connection = True
+            raise BadBody(f"Content-Length {raw!r} is not a number") from None
+        if length < 0:
+            self.close_connection = True
+            raise BadBody(f"Content-Length {length} is negative")
+        if length > limit:
+            if length <= DRAIN_LIMIT_BYTES:
+                self._drain(length)
+            else:
+                self.close_connection = True
+            raise BodyTooLarge(length)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self.close_connection = True
+            raise BadBody(f"body ended after {len(body)} of {length} bytes")
+        return body
+
+    def _drain(self, length: int) -> None:
+        remaining = length
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 1 << 16))
+            if not chunk:
+                self.close_connection = True
+                return
+            remaining -= len(chunk)
+
+    def _read_chunked(self, limit: int) -> bytes:
+        parts = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024).strip()
+            try:
+                size = int(line.split(b";")[0], 16)
+            except ValueError:
+                self.close_connection = True
+                raise BadBody("malformed chunked body") from None
+            if size == 0:
+                self.rfile.readline(1024)
+                return b"".join(parts)
+            total += size
+            if total > limit:
+                self.close_connection = True
+                raise BodyTooLarge(total)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: Optional[Dict[str, str]] = None,
+        content_type: str = "application/json",
+    ) -> None:
+        try:
+            self.send_response(status)
+            if body or status not in (202, 204):
+                self.send_header("Content-Type", content_type)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if body:
+                self.wfile.write(body)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def send_json(self, status: int, obj: Any, headers: Optional[Dict[str, str]] = None) -> None:
+        self.send(status, json.dumps(obj).encode("utf-8"), headers)

@@ -1,0 +1,156 @@
+"""The Invoke API (POST /2015-03-31/functions/{name}/invocations) as a thin
+HTTP shell: it validates the request as Lambda does, hands an Invocation to
+the Sandbox and writes back what the Sandbox answers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import threading
+from typing import TYPE_CHECKING, Optional
+from urllib.parse import unquote
+
+from lambda_sandbox.environment import (
+    MAX_PAYLOAD_BYTES,
+    Invocation,
+    InvokeResult,
+    new_request_id,
+    service_error,
+)
+from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
+
+if TYPE_CHECKING:
+    from lambda_sandbox.environment import Sandbox
+
+INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+
+
+def trace_id() -> str:
+    return f"Root=1-{os.urandom(4).hex()}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0"
+
+
+def function_name_matches(requested: str, configured: str) -> bool:
+    """The configured name, RIE's ``function``, or an ARN / ``name:qualifier`` naming it."""
+    name = unquote(requested)
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+        if len(parts) < 7 or parts[5] != "function":
+            return False
+        name = parts[6]
+    else:
+        name = name.split(":", 1)[0]
+    return name in (configured, "function")
+
+
+class InvokeApiHandler(Handler):
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.server.context  # type: ignore[attr-defined, no-any-return]
+
+    def do_POST(self) -> None:
+        self.reply(self._invoke())
+
+    def do_GET(self) -> None:
+        self._not_supported()
+
+    def do_PUT(self) -> None:
+        self._not_supported()
+
+    def do_DELETE(self) -> None:
+        self._not_supported()
+
+    def _not_supported(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if INVOKE_PATH.fullmatch(path):
+            self.reply(
+                service_error(405, "MethodNotAllowedException", "use POST to invoke a function")
+            )
+        else:
+            self.reply(_unknown_operation(path))
+
+    def reply(self, result: InvokeResult) -> None:
+        self.send(result.status, result.body, result.headers)
+
+    def _invoke(self) -> InvokeResult:
+        path = self.path.split("?", 1)[0]
+        match = INVOKE_PATH.fullmatch(path)
+        if match is None:
+            return _unknown_operation(path)
+        config = self.sandbox.config
+        if not function_name_matches(match.group(1), config.function_name):
+            return service_error(
+                404,
+                "ResourceNotFoundException",
+                f"Function not found: arn:aws:lambda:{config.region}:000000000000:function:{unquote(match.group(1))}",
+            )
+        invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        if invocation_type not in INVOCATION_TYPES:
+            return service_error(
+                400,
+                "InvalidParameterValueException",
+                "X-Amz-Invocation-Type must be one of {}".format(", ".join(INVOCATION_TYPES)),
+            )
+        try:
+            payload = self.read_body(MAX_PAYLOAD_BYTES)
+        except BodyTooLarge as too_large:
+            return service_error(
+                413,
+                "RequestTooLargeException",
+                f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation "
+                f"(got {too_large.size})",
+            )
+        except BadBody as bad:
+            return service_error(400, "InvalidRequestContentException", str(bad))
+        if not payload.strip():
+            payload = b"{}"
+        try:
+            json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            return service_error(
+                400,
+                "InvalidRequestContentException",
+                f"Could not parse request body into json: {exc}",
+            )
+        try:
+            client_context = _client_context(self.headers.get("X-Amz-Client-Context"))
+        except ValueError as exc:
+            return service_error(400, "InvalidRequestContentException", str(exc))
+        invocation = Invocation(
+            request_id=new_request_id(),
+            payload=payload,
+            client_context=client_context,
+            trace_id=trace_id(),
+        )
+        if invocation_type == "DryRun":
+            return InvokeResult(204, b"", {})
+        if invocation_type == "Event":
+            worker = threading.Thread(
+                target=self.sandbox.invoke, args=(invocation,), name="event-invoke", daemon=True
+            )
+            worker.start()
+            return InvokeResult(202, b"", {"X-Amzn-RequestId": invocation.request_id})
+        result = self.sandbox.invoke(invocation)
+        headers = dict(result.headers)
+        headers.setdefault("X-Amzn-RequestId", invocation.request_id)
+        return InvokeResult(result.status, result.body, headers)
+
+
+def _client_context(raw: Optional[str]) -> Optional[str]:
+    """X-Amz-Client-Context is base64 JSON; the runtime gets it decoded."""
+    if not raw:
+        return None
+    try:
+        text = base64.b64decode(raw, validate=True).decode("utf-8")
+        json.loads(text)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValueError("Client context must be a valid Base64-encoded JSON object.") from None
+    return text
+
+
+def _unknown_operation(path: str) -> InvokeResult:
+    return service_error(404, "UnknownOperationException", f"Unknown operation {path}")

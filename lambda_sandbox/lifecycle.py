@@ -1,0 +1,776 @@
+"""The execution environment's lifecycle as a pure state machine.
+
+No sockets, threads, processes or clocks in here (the way h11 keeps HTTP
+apart from I/O): the driver feeds *events* (a runtime called next, an
+extension registered, a process exited, a timer fired, ...) together with the
+current wall-clock time in milliseconds, and gets back *actions* (spawn the
+runtime, deliver an invocation, send SIGTERM to a process, answer an invoker,
+start a timer, ...). Requests the machine must refuse raise `Refused`, which
+carries the HTTP status and Lambda's error type, and leave the state as it was.
+
+The rules are Lambda's, as documented (see FACTS.md): init runs external
+extensions first and the runtime once they have registered; init completes
+when the runtime and every registered extension have called next; an invoke
+completes when the runtime has answered and every extension is back at next;
+shutdown follows the rule chosen by which extensions registered.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+from dataclasses import dataclass
+from typing import Any, Deque, Dict, List, Optional, Set, Tuple, Union
+
+RUNTIME = "runtime"  # the runtime's name among the environment's processes
+
+EVENT_INVOKE = "INVOKE"
+EVENT_SHUTDOWN = "SHUTDOWN"
+KNOWN_EXTENSION_EVENTS = (EVENT_INVOKE, EVENT_SHUTDOWN)
+
+
+class Phase(enum.Enum):
+    UNINITIALIZED = "uninitialized"  # no processes; the next invoke starts init
+    INIT = "init"
+    READY = "ready"  # warm and idle: runtime and extensions parked in next
+    INVOKE = "invoke"
+    SHUTDOWN = "shutdown"
+    STOPPED = "stopped"  # the sandbox is exiting
+
+
+# Every allowed phase change. Anything else is a bug in the machine, caught by
+# `_enter` rather than silently producing an impossible timeline.
+TRANSITIONS: Dict[Phase, Set[Phase]] = {
+    Phase.UNINITIALIZED: {Phase.INIT, Phase.STOPPED},
+    Phase.INIT: {Phase.READY, Phase.SHUTDOWN},
+    Phase.READY: {Phase.INVOKE, Phase.SHUTDOWN},
+    Phase.INVOKE: {Phase.READY, Phase.SHUTDOWN},
+    Phase.SHUTDOWN: {Phase.UNINITIALIZED, Phase.STOPPED},
+    Phase.STOPPED: set(),
+}
+
+
+class ShutdownRule(enum.Enum):
+    NO_EXTENSIONS = "no-extensions"
+    INTERNAL_ONLY = "internal-only"
+    EXTERNAL = "external"
+
+
+# The shutdown phase's time limits from the Extensions API docs: SIGKILL at
+# once with no extension, 500 ms with only internal ones, 2,000 ms with any
+# external extension.
+SHUTDOWN_LIMIT_MS: Dict[ShutdownRule, int] = {
+    ShutdownRule.NO_EXTENSIONS: 0,
+    ShutdownRule.INTERNAL_ONLY: 500,
+    ShutdownRule.EXTERNAL: 2000,
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    init_timeout_ms: int = 10_000
+    invoke_timeout_ms: int = 3_000
+    idle_timeout_ms: Optional[int] = None
+    max_extensions: int = 10
+
+
+class Refused(Exception):
+    """A request the machine will not accept; the state is unchanged."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+
+# ---------------------------------------------------------------- events in
+
+
+@dataclass(frozen=True)
+class InvokeRequested:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class ProcessStarted:
+    name: str
+
+
+@dataclass(frozen=True)
+class ExtensionsSpawned:
+    names: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExtensionRegistered:
+    extension_id: str
+    name: str
+    events: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuntimeNext:
+    pass
+
+
+@dataclass(frozen=True)
+class ExtensionNext:
+    extension_id: str
+
+
+@dataclass(frozen=True)
+class RuntimeResponded:
+    request_id: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class InitErrorReported:
+    source: str  # RUNTIME or an extension id
+    error_type: str
+
+
+@dataclass(frozen=True)
+class ExitErrorReported:
+    extension_id: str
+    error_type: str
+
+
+@dataclass(frozen=True)
+class ProcessExited:
+    name: str
+    description: str  # "exit status 1", "signal: killed"
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    timer: str
+    token: int
+
+
+@dataclass(frozen=True)
+class StopRequested:
+    pass
+
+
+Event = Union[
+    InvokeRequested,
+    ProcessStarted,
+    ExtensionsSpawned,
+    ExtensionRegistered,
+    RuntimeNext,
+    ExtensionNext,
+    RuntimeResponded,
+    InitErrorReported,
+    ExitErrorReported,
+    ProcessExited,
+    TimerFired,
+    StopRequested,
+]
+
+# --------------------------------------------------------------- actions out
+
+
+@dataclass(frozen=True)
+class PhaseChanged:
+    old: Phase
+    new: Phase
+    reason: str
+
+
+@dataclass(frozen=True)
+class SpawnExtensions:
+    pass
+
+
+@dataclass(frozen=True)
+class SpawnRuntime:
+    pass
+
+
+@dataclass(frozen=True)
+class InitEnded:
+    status: str  # "ok" | "error" | "timeout"
+    error_type: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class DeliverInvoke:
+    request_id: str
+    deadline_ms: int
+
+
+@dataclass(frozen=True)
+class DeliverEvent:
+    extension_id: str
+    payload: Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InvokeStarted:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class InvokeEnded:
+    request_id: str
+    status: str  # "success" | "error" | "timeout" | "failure"
+
+
+@dataclass(frozen=True)
+class AnswerInvoker:
+    """Tell the waiting invoker how its invocation went.
+
+    kind: "response" / "error" (the runtime's own body), "init-error" (the
+    body posted to init/error), "timeout", "failure" (error_type and message
+    given here), "unavailable" (the sandbox is stopping; a service error).
+    """
+
+    request_id: str
+    kind: str
+    error_type: Optional[str] = None
+    message: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    timer: str
+    delay_ms: int
+    token: int
+
+
+@dataclass(frozen=True)
+class SendSignal:
+    name: str  # RUNTIME or an extension's name
+    signal: str  # "SIGTERM" | "SIGKILL"
+
+
+@dataclass(frozen=True)
+class ShutdownStarted:
+    reason: str
+    rule: ShutdownRule
+    limit_ms: int
+    deadline_ms: int
+
+
+@dataclass(frozen=True)
+class ShutdownEnded:
+    reason: str
+    killed: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EnvironmentReset:
+    """Forget the dead environment: close its mailboxes, drop registrations."""
+
+
+@dataclass(frozen=True)
+class Exit:
+    code: int
+
+
+Action = Union[
+    PhaseChanged,
+    SpawnExtensions,
+    SpawnRuntime,
+    InitEnded,
+    DeliverInvoke,
+    DeliverEvent,
+    InvokeStarted,
+    InvokeEnded,
+    AnswerInvoker,
+    StartTimer,
+    SendSignal,
+    ShutdownStarted,
+    ShutdownEnded,
+    EnvironmentReset,
+    Exit,
+]
+
+
+@dataclass
+class Extension:
+    extension_id: str
+    name: str
+    external: bool
+    events: Tuple[str, ...]
+    at_next: bool = False
+
+
+@dataclass(frozen=True)
+class ShutdownPlan:
+    """What the shutdown phase does, decided from who registered."""
+
+    rule: ShutdownRule
+    limit_ms: int
+    deadline_ms: int
+    terminate_runtime: bool  # SIGTERM the runtime (else SIGKILL it at once)
+    shutdown_event_to: Tuple[str, ...]  # extension ids that get SHUTDOWN
+
+
+def plan_shutdown(extensions: List[Extension], now_ms: int) -> ShutdownPlan:
+    if not extensions:
+        rule = ShutdownRule.NO_EXTENSIONS
+    elif any(e.external for e in extensions):
+        rule = ShutdownRule.EXTERNAL
+    else:
+        rule = ShutdownRule.INTERNAL_ONLY
+    limit = SHUTDOWN_LIMIT_MS[rule]
+    return ShutdownPlan(
+        rule=rule,
+        limit_ms=limit,
+        deadline_ms=now_ms + limit,
+        terminate_runtime=rule is not ShutdownRule.NO_EXTENSIONS,
+        shutdown_event_to=tuple(
+            e.extension_id for e in extensions if e.external and EVENT_SHUTDOWN in e.events
+        ),
+    )
+
+
+@dataclass
+class _Invocation:
+    request_id: str
+    answered: bool = False
+    status: str = "success"
+
+
+class Lifecycle:
+    """One execution environment's phases, registrations and deadlines."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.phase = Phase.UNINITIALIZED
+        self.stop_requested = False
+        self.pending: Deque[str] = collections.deque()
+        self.extensions: Dict[str, Extension] = {}
+        self.alive: Set[str] = set()
+        self.current: Optional[_Invocation] = None
+        self.shutdown_reason: Optional[str] = None
+        self._awaiting_registration: Set[str] = set()
+        self._extensions_spawned = False
+        self._runtime_spawned = False
+        self._runtime_at_next = False
+        self._killed: List[str] = []
+        self._timer_tokens: Dict[str, int] = {}
+        self._next_token = 0
+        self._actions: List[Action] = []
+        self._now_ms = 0
+
+    # ------------------------------------------------------------ interface
+
+    def handle(self, event: Event, now_ms: int) -> List[Action]:
+        """Apply one event; return the actions the driver must carry out, in order."""
+        self._now_ms = now_ms
+        self._actions = []
+        handler = getattr(self, "_on_" + type(event).__name__)
+        handler(event)
+        actions, self._actions = self._actions, []
+        return actions
+
+    @property
+    def registered_extensions(self) -> List[Extension]:
+        return list(self.extensions.values())
+
+    # --------------------------------------------------------------- events
+
+    def _on_InvokeRequested(self, event: InvokeRequested) -> None:
+        if self.stop_requested or self.phase is Phase.STOPPED:
+            self._emit(
+                AnswerInvoker(
+                    event.request_id,
+                    "unavailable",
+                    "ServiceException",
+                    "the execution environment is shutting down",
+                )
+            )
+            return
+        self.pending.append(event.request_id)
+        if self.phase is Phase.UNINITIALIZED:
+            self._begin_init()
+        elif self.phase is Phase.READY:
+            self._dispatch()
+
+    def _on_ProcessStarted(self, event: ProcessStarted) -> None:
+        self.alive.add(event.name)
+        if event.name == RUNTIME:
+            self._runtime_spawned = True
+
+    def _on_ExtensionsSpawned(self, event: ExtensionsSpawned) -> None:
+        self._extensions_spawned = True
+        self._awaiting_registration = set(event.names)
+        self._maybe_spawn_runtime()
+
+    def _on_ExtensionRegistered(self, event: ExtensionRegistered) -> None:
+        if self.phase is not Phase.INIT:
+            raise Refused(
+                403,
+                "Extension.RegistrationClosed",
+                "extensions can register only during the init phase",
+            )
+        if len(self.extensions) >= self.limits.max_extensions:
+            raise Refused(
+                403,
+                "Extension.TooManyExtensions",
+                f"at most {self.limits.max_extensions} extensions can register",
+            )
+        unknown = [e for e in event.events if e not in KNOWN_EXTENSION_EVENTS]
+        if unknown:
+            raise Refused(
+                400,
+                "Extension.InvalidEventType",
+                "unknown event type(s) {}; allowed: INVOKE, SHUTDOWN".format(", ".join(unknown)),
+            )
+        if any(e.name == event.name for e in self.extensions.values()):
+            raise Refused(
+                403,
+                "Extension.InvalidExtensionName",
+                f"an extension named {event.name!r} is already registered",
+            )
+        # External extensions are the executables this sandbox started from the
+        # extensions directory; any other registrant lives inside the runtime.
+        external = event.name in self._awaiting_registration
+        if not external and EVENT_SHUTDOWN in event.events:
+            raise Refused(
+                403,
+                "ShutdownEventNotSupportedForInternalExtension",
+                "internal extensions cannot subscribe to SHUTDOWN",
+            )
+        self.extensions[event.extension_id] = Extension(
+            extension_id=event.extension_id,
+            name=event.name,
+            external=external,
+            events=tuple(event.events),
+        )
+        self._awaiting_registration.discard(event.name)
+        self._maybe_spawn_runtime()
+
+    def _on_RuntimeNext(self, event: RuntimeNext) -> None:
+        if self.phase is Phase.INIT:
+            self._runtime_at_next = True
+            self._maybe_finish_init()
+        elif self.phase is Phase.READY:
+            self._runtime_at_next = True
+        elif self.phase is Phase.INVOKE:
+            assert self.current is not None
+            if not self.current.answered:
+                raise Refused(
+                    403,
+                    "InvalidStateTransition",
+                    "the runtime asked for the next invocation before answering "
+                    f"request {self.current.request_id}",
+                )
+            self._runtime_at_next = True
+            self._maybe_finish_invoke()
+        # In shutdown (or before a restart) a runtime's next is never answered.
+
+    def _on_ExtensionNext(self, event: ExtensionNext) -> None:
+        ext = self._extension(event.extension_id)
+        ext.at_next = True
+        if self.phase is Phase.INIT:
+            self._maybe_finish_init()
+        elif self.phase is Phase.INVOKE:
+            self._maybe_finish_invoke()
+
+    def _on_RuntimeResponded(self, event: RuntimeResponded) -> None:
+        current = self.current
+        if (
+            self.phase is not Phase.INVOKE
+            or current is None
+            or current.request_id != event.request_id
+            or current.answered
+        ):
+            raise Refused(
+                400,
+                "InvalidRequestID",
+                f"request {event.request_id} is not the invocation in progress, or was already answered",
+            )
+        current.answered = True
+        current.status = "error" if event.is_error else "success"
+        self._emit(AnswerInvoker(current.request_id, "error" if event.is_error else "response"))
+
+    def _on_InitErrorReported(self, event: InitErrorReported) -> None:
+        if self.phase is not Phase.INIT:
+            raise Refused(403, "InvalidStateTransition", "init/error is accepted only during init")
+        if event.source != RUNTIME:
+            self._extension(event.source)
+        self._fail_init("error", event.error_type, "init-error", None)
+
+    def _on_ExitErrorReported(self, event: ExitErrorReported) -> None:
+        self._extension(event.extension_id)
+        if self.phase in (Phase.INIT, Phase.READY, Phase.INVOKE):
+            if self.phase is Phase.INIT:
+                self._fail_init("error", event.error_type, "failure", "extension exit error")
+                return
+            self._fail_invoke(event.error_type, "extension reported exit error")
+            self._begin_shutdown("failure")
+
+    def _on_ProcessExited(self, event: ProcessExited) -> None:
+        self.alive.discard(event.name)
+        if self.phase is Phase.SHUTDOWN:
+            if not self.alive:
+                self._end_shutdown()
+            return
+        if self.phase not in (Phase.INIT, Phase.READY, Phase.INVOKE):
+            return
+        if event.name == RUNTIME:
+            error_type = "Runtime.ExitError"
+            message = f"Runtime exited with error: {event.description}"
+        else:
+            error_type = "Extension.Crash"
+            message = f"Extension {event.name} exited: {event.description}"
+        if self.phase is Phase.INIT:
+            self._fail_init("error", error_type, "failure", message)
+        else:
+            self._fail_invoke(error_type, message)
+            self._begin_shutdown("failure")
+
+    def _on_TimerFired(self, event: TimerFired) -> None:
+        if self._timer_tokens.get(event.timer) != event.token:
+            return  # superseded or cancelled
+        del self._timer_tokens[event.timer]
+        if event.timer == "init" and self.phase is Phase.INIT:
+            self._fail_init(
+                "timeout",
+                "Runtime.InitTimeout",
+                "failure",
+                f"init did not complete within {self.limits.init_timeout_ms} ms",
+            )
+        elif event.timer == "invoke" and self.phase is Phase.INVOKE:
+            assert self.current is not None
+            if not self.current.answered:
+                self.current.answered = True
+                self._emit(AnswerInvoker(self.current.request_id, "timeout"))
+            self.current.status = "timeout"
+            self._end_invoke()
+            self._begin_shutdown("timeout")
+        elif event.timer == "idle" and self.phase is Phase.READY:
+            self._begin_shutdown("spindown")
+        elif event.timer == "shutdown" and self.phase is Phase.SHUTDOWN:
+            for name in sorted(self.alive):
+                self._kill(name)
+
+    def _on_StopRequested(self, event: StopRequested) -> None:
+        if self.stop_requested:
+            return
+        self.stop_requested = True
+        while self.pending:
+            self._emit(
+                AnswerInvoker(
+                    self.pending.popleft(),
+                    "unavailable",
+                    "ServiceException",
+                    "the execution environment is shutting down",
+                )
+            )
+        if self.phase is Phase.UNINITIALIZED:
+            self._enter(Phase.STOPPED, "sandbox stopped")
+            self._emit(Exit(0))
+        elif self.phase in (Phase.INIT, Phase.READY, Phase.INVOKE):
+            if self.phase is Phase.INIT:
+                self._emit(InitEnded("error", "Sandbox.Stopped"))
+            if self.phase is Phase.INVOKE:
+                self._fail_invoke("Sandbox.Stopped", "the execution environment was shut down")
+            self._begin_shutdown("spindown")
+        # In SHUTDOWN the flag makes the end of this shutdown stop the sandbox.
+
+    # -------------------------------------------------------------- helpers
+
+    def _emit(self, action: Action) -> None:
+        self._actions.append(action)
+
+    def _enter(self, phase: Phase, reason: str) -> None:
+        if phase not in TRANSITIONS[self.phase]:
+            raise AssertionError(f"no transition {self.phase} -> {phase}")
+        old, self.phase = self.phase, phase
+        self._emit(PhaseChanged(old, phase, reason))
+
+    def _start_timer(self, timer: str, delay_ms: int) -> None:
+        self._next_token += 1
+        self._timer_tokens[timer] = self._next_token
+        self._emit(StartTimer(timer, delay_ms, self._next_token))
+
+    def _cancel_timer(self, timer: str) -> None:
+        self._timer_tokens.pop(timer, None)
+
+    def _extension(self, extension_id: str) -> Extension:
+        ext = self.extensions.get(extension_id)
+        if ext is None:
+            raise Refused(
+                403,
+                "Extension.UnknownExtensionIdentifier",
+                f"unknown extension identifier {extension_id!r}",
+            )
+        return ext
+
+    def _begin_init(self) -> None:
+        self._enter(Phase.INIT, "invocation arrived")
+        self._start_timer("init", self.limits.init_timeout_ms)
+        self._emit(SpawnExtensions())
+
+    def _maybe_spawn_runtime(self) -> None:
+        if (
+            self.phase is Phase.INIT
+            and self._extensions_spawned
+            and not self._awaiting_registration
+            and not self._runtime_spawned
+        ):
+            self._runtime_spawned = True
+            self._emit(SpawnRuntime())
+
+    def _everyone_at_next(self) -> bool:
+        return self._runtime_at_next and all(e.at_next for e in self.extensions.values())
+
+    def _maybe_finish_init(self) -> None:
+        if self._awaiting_registration or not self._everyone_at_next():
+            return
+        self._cancel_timer("init")
+        self._emit(InitEnded("ok"))
+        self._enter(Phase.READY, "init complete")
+        self._dispatch()
+
+    def _fail_init(
+        self, status: str, error_type: str, answer_kind: str, message: Optional[str]
+    ) -> None:
+        self._cancel_timer("init")
+        self._emit(InitEnded(status, error_type))
+        # The invocation that caused this init gets its error; any others wait
+        # for a fresh init, as each would on Lambda.
+        if self.pending:
+            self._emit(AnswerInvoker(self.pending.popleft(), answer_kind, error_type, message))
+        self._begin_shutdown("failure")
+
+    def _dispatch(self) -> None:
+        if not self.pending:
+            if self.limits.idle_timeout_ms is not None:
+                self._start_timer("idle", self.limits.idle_timeout_ms)
+            return
+        self._cancel_timer("idle")
+        request_id = self.pending.popleft()
+        self.current = _Invocation(request_id)
+        self._enter(Phase.INVOKE, f"invocation {request_id}")
+        self._emit(InvokeStarted(request_id))
+        deadline = self._now_ms + self.limits.invoke_timeout_ms
+        self._runtime_at_next = False
+        self._emit(DeliverInvoke(request_id, deadline))
+        for ext in self.extensions.values():
+            if EVENT_INVOKE in ext.events:
+                ext.at_next = False
+                self._emit(
+                    DeliverEvent(
+                        ext.extension_id,
+                        {
+                            "eventType": EVENT_INVOKE,
+                            "deadlineMs": deadline,
+                            "requestId": request_id,
+                        },
+                    )
+                )
+        self._start_timer("invoke", self.limits.invoke_timeout_ms)
+
+    def _maybe_finish_invoke(self) -> None:
+        if self.current is None or not self.current.answered or not self._everyone_at_next():
+            return
+        self._cancel_timer("invoke")
+        self._end_invoke()
+        self._enter(Phase.READY, "invocation complete")
+        self._dispatch()
+
+    def _end_invoke(self) -> None:
+        assert self.current is not None
+        self._emit(InvokeEnded(self.current.request_id, self.current.status))
+        self.current = None
+
+    def _fail_invoke(self, error_type: str, message: str) -> None:
+        """The environment broke during (or between) invocations."""
+        self._cancel_timer("invoke")
+        if self.current is None:
+            return
+        if not self.current.answered:
+            self.current.answered = True
+            self.current.status = "failure"
+            self._emit(
+                AnswerInvoker(
+                    self.current.request_id,
+                    "failure",
+                    error_type,
+                    f"RequestId: {self.current.request_id} Error: {message}",
+                )
+            )
+        # An invocation already answered keeps its status: its caller has it.
+        self._end_invoke()
+
+    def _kill(self, name: str) -> None:
+        self._killed.append(name)
+        self._emit(SendSignal(name, "SIGKILL"))
+
+    def _begin_shutdown(self, reason: str) -> None:
+        for timer in ("init", "invoke", "idle"):
+            self._cancel_timer(timer)
+        self._enter(Phase.SHUTDOWN, reason)
+        self.shutdown_reason = reason
+        self._killed = []
+        plan = plan_shutdown(self.registered_extensions, self._now_ms)
+        self._emit(ShutdownStarted(reason, plan.rule, plan.limit_ms, plan.deadline_ms))
+        if plan.terminate_runtime:
+            if RUNTIME in self.alive:
+                self._emit(SendSignal(RUNTIME, "SIGTERM"))
+            for extension_id in plan.shutdown_event_to:
+                ext = self.extensions[extension_id]
+                if ext.name in self.alive:
+                    self._emit(
+                        DeliverEvent(
+                            extension_id,
+                            {
+                                "eventType": EVENT_SHUTDOWN,
+                                "shutdownReason": reason,
+                                "deadlineMs": plan.deadline_ms,
+                            },
+                        )
+                    )
+        else:
+            for name in sorted(self.alive):
+                self._kill(name)
+        if not self.alive:
+            self._end_shutdown()
+        elif plan.limit_ms > 0:
+            self._start_timer("shutdown", plan.limit_ms)
+
+    def _end_shutdown(self) -> None:
+        self._cancel_timer("shutdown")
+        assert self.shutdown_reason is not None
+        self._emit(ShutdownEnded(self.shutdown_reason, tuple(self._killed)))
+        self._emit(EnvironmentReset())
+        self.extensions = {}
+        self.alive = set()
+        self.current = None
+        self._awaiting_registration = set()
+        self._extensions_spawned = False
+        self._runtime_spawned = False
+        self._runtime_at_next = False
+        self._killed = []
+        if self.stop_requested:
+            self._enter(Phase.STOPPED, "sandbox stopped")
+            self._emit(Exit(0))
+        else:
+            self._enter(Phase.UNINITIALIZED, "environment reset")
+            if self.pending:
+                self._begin_init()
+
+
+__all__ = [
+    "KNOWN_EXTENSION_EVENTS",
+    "RUNTIME",
+    "SHUTDOWN_LIMIT_MS",
+    "TRANSITIONS",
+    "Action",
+    "Event",
+    "Extension",
+    "Lifecycle",
+    "Limits",
+    "Phase",
+    "Refused",
+    "ShutdownPlan",
+    "ShutdownRule",
+    "plan_shutdown",
+]

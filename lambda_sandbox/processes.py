@@ -1,0 +1,154 @@
+"""Process supervision: the one module that owns Popen, signals and reaping.
+
+Each runtime or extension process starts in its own session, so its process
+group id is its pid and a signal reaches everything it started. One reaper
+thread collects every child with ``waitpid(-1)``: inside a container the
+sandbox is PID 1 and orphans are reparented to it, so it must reap those too.
+Output is pumped line by line by one thread per stream.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from typing import IO, Callable, Dict, List, Mapping, Optional, Sequence
+
+log = logging.getLogger("lambda_sandbox")
+
+OutputCallback = Callable[["Child", str, str], None]  # child, stream, line
+ExitCallback = Callable[["Child", Optional[int], Optional[str]], None]  # code, signal name
+
+
+@dataclass
+class Child:
+    role: str  # "runtime" | "extension"
+    name: str
+    pid: int
+    argv: List[str]
+    pumps: List[threading.Thread] = field(default_factory=list)
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def describe_exit(returncode: Optional[int], signame: Optional[str]) -> str:
+    """Lambda's wording: "exit status 1", "signal: killed"."""
+    if signame is not None:
+        words = {"SIGKILL": "killed", "SIGTERM": "terminated", "SIGSEGV": "segmentation fault"}
+        return f"signal: {words.get(signame, signame)}"
+    return f"exit status {returncode}"
+
+
+class Supervisor:
+    def __init__(self, on_output: OutputCallback, on_exit: ExitCallback) -> None:
+        self._on_output = on_output
+        self._on_exit = on_exit
+        self._children: Dict[int, Child] = {}
+        self._lock = threading.Lock()
+        self._has_children = threading.Condition(self._lock)
+        self._reaper = threading.Thread(target=self._reap_forever, name="reaper", daemon=True)
+        self._reaper.start()
+
+    def spawn(
+        self,
+        role: str,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+    ) -> Child:
+        """Start a process in a new session; raises OSError when it cannot start."""
+        with self._lock:
+            # Spawning under the reaper's lock: a child that dies at once is not
+            # reaped before it is in the table.
+            proc = subprocess.Popen(
+                list(argv),
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+            )
+            # The reaper, not Popen, collects the exit status; stop Popen from
+            # trying (and racing it) when the object is collected.
+            proc.returncode = 0
+            child = Child(role=role, name=name, pid=proc.pid, argv=list(argv))
+            for stream_name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+                assert stream is not None
+                pump = threading.Thread(
+                    target=self._pump,
+                    args=(child, stream_name, stream),
+                    name=f"pump-{name}-{stream_name}",
+                    daemon=True,
+                )
+                child.pumps.append(pump)
+                pump.start()
+            self._children[proc.pid] = child
+            self._has_children.notify_all()
+        return child
+
+    def signal(self, child: Child, signame: str) -> bool:
+        """Signal the child's process group; False when it is already gone."""
+        try:
+            os.killpg(child.pid, getattr(signal, signame))
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return False
+        return True
+
+    def alive(self) -> List[Child]:
+        with self._lock:
+            return list(self._children.values())
+
+    def _pump(self, child: Child, stream_name: str, stream: IO[bytes]) -> None:
+        try:
+            for raw in iter(stream.readline, b""):
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                self._on_output(child, stream_name, line)
+        except (OSError, ValueError) as exc:
+            log.debug("output pump for %s ended: %s", child.name, exc)
+        finally:
+            stream.close()
+
+    def _reap_forever(self) -> None:
+        while True:
+            with self._lock:
+                if not self._children:
+                    # As PID 1 orphans may need reaping even with no child of
+                    # ours alive, so look again now and then.
+                    self._has_children.wait(timeout=1.0)
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                with self._lock:
+                    self._has_children.wait(timeout=1.0)
+                continue
+            except OSError as exc:  # pragma: no cover - EINTR is retried by Python
+                if exc.errno != errno.EINTR:
+                    log.error("waitpid failed: %s", exc)
+                continue
+            with self._lock:
+                child = self._children.pop(pid, None)
+            if child is None:
+                continue  # an orphan reparented to us (PID 1): reaped, nothing more
+            # Let the pumps drain what the process wrote before it died, so
+            # its last lines land before its exit in the event log. A
+            # grandchild holding the pipe open must not stall us for long.
+            for pump in child.pumps:
+                pump.join(timeout=1.0)
+            if os.WIFSIGNALED(status):
+                self._on_exit(child, None, signal_name(os.WTERMSIG(status)))
+            else:
+                self._on_exit(child, os.WEXITSTATUS(status), None)
