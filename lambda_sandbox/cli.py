@@ -81,9 +81,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         runtime_cmd=args,
     )
     for server, name in ((runtime_server, "runtime-api"), (invoke_server, "invoke-api")):
-        threading.Thread(
-            target=server.serve_forever, args=(0.1,), name=name, daemon=True
-        ).start()
+        threading.Thread(target=server.serve_forever, args=(0.1,), name=name, daemon=True).start()
     event_log.write(
         "sandbox.ready", invoke_api=invoke_server.address, runtime_api=runtime_server.address
     )
@@ -128,9 +126,9 @@ def _serve_until_stopped(sandbox: Sandbox, event_log: EventLog) -> int:
             raise
         if exit_r in ready:
             return sandbox.exit_code
-        for signum in os.read(wake_r, 64):
-            event_log.write("sandbox.signal", signal=signal_name(signum))
-            sandbox.stop(f"received {signal_name(signum)}")
+        for received in os.read(wake_r, 64):
+            event_log.write("sandbox.signal", signal=signal_name(received))
+            sandbox.stop(f"received {signal_name(received)}")
 
 
 def _bind_error(variable: str, port: int, exc: OSError) -> str:

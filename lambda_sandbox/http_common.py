@@ -6,7 +6,7 @@ import json
 import logging
 import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 log = logging.getLogger("lambda_sandbox.http")
 
@@ -87,7 +87,7 @@ class Handler(BaseHTTPRequestHandler):
             remaining -= len(chunk)
 
     def _read_chunked(self, limit: int) -> bytes:
-        parts = []
+        parts: List[bytes] = []
         total = 0
         while True:
             line = self.rfile.readline(1024).strip()

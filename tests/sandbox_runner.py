@@ -8,6 +8,7 @@ test leaves nothing running.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -66,7 +67,7 @@ class RunningSandbox:
         self.invoke_api = ""
 
     def __enter__(self) -> RunningSandbox:
-        self.output = open(self.output_path, "wb")  # noqa: SIM115 - closed in __exit__
+        self.output = open(self.output_path, "wb")
         self.proc = subprocess.Popen(
             self.argv,
             env=self.env,
@@ -91,18 +92,14 @@ class RunningSandbox:
     ) -> None:
         assert self.proc is not None
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait(timeout=10)
         # Anything the sandbox started lives in its own group: kill those too.
         for event in self.events():
             if event["kind"] == "process.start":
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(event["pid"], signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
         self.output.close()
 
     # ------------------------------------------------------------ queries

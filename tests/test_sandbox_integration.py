@@ -37,7 +37,9 @@ def sandbox(
 
 
 def signals_to(events: List[Dict[str, Any]], name: str) -> List[Tuple[str, float]]:
-    return [(e["signal"], e["mono"]) for e in events if e["kind"] == "signal.sent" and e["name"] == name]
+    return [
+        (e["signal"], e["mono"]) for e in events if e["kind"] == "signal.sent" and e["name"] == name
+    ]
 
 
 def exit_of(events: List[Dict[str, Any]], name: str) -> Dict[str, Any]:
@@ -154,7 +156,9 @@ def test_internal_extension_cannot_subscribe_to_shutdown(ric_python, workdir):
     with sandbox(ric_python, workdir, {"FIXTURE_EXTENSION": "internal-shutdown"}) as sb:
         assert sb.invoke({}).status == 200
         assert sb.stop() == 0
-    assert "SHUTDOWN subscription: 403 ShutdownEventNotSupportedForInternalExtension" in sb.console()
+    assert (
+        "SHUTDOWN subscription: 403 ShutdownEventNotSupportedForInternalExtension" in sb.console()
+    )
     registered = sb.of_kind("extension.register")
     assert [(e["name"], e["type"], e["events"]) for e in registered] == [
         ("fixture-internal", "internal", [])
@@ -224,7 +228,10 @@ def test_external_extension_gets_shutdown_event_and_2000_ms(ric_python, workdir)
     # The extension saw the INVOKE event and the SHUTDOWN event in its own output.
     lines = [e["line"] for e in events if e["kind"] == "output" and e["name"] == "fixture-external"]
     assert any('"eventType": "INVOKE"' in line for line in lines)
-    assert any('"eventType": "SHUTDOWN"' in line and '"shutdownReason": "spindown"' in line for line in lines)
+    assert any(
+        '"eventType": "SHUTDOWN"' in line and '"shutdownReason": "spindown"' in line
+        for line in lines
+    )
     assert_all_gone(sb.pids())
 
 

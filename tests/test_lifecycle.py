@@ -1,0 +1,320 @@
+"""The lifecycle machine as a specification: events in, actions out, no I/O."""
+
+from __future__ import annotations
+
+from typing import List, Type
+
+import pytest
+
+from lambda_sandbox import lifecycle as lc
+from lambda_sandbox.lifecycle import Phase, ShutdownRule
+
+T0 = 1_000_000
+
+
+def only(actions: List[lc.Action], kind: Type[lc.Action]) -> List[lc.Action]:
+    return [a for a in actions if isinstance(a, kind)]
+
+
+class Env:
+    """Drives a Lifecycle the way the driver would, with a manual clock."""
+
+    def __init__(self, **limits: int) -> None:
+        self.machine = lc.Lifecycle(lc.Limits(**limits))  # type: ignore[arg-type]
+        self.now = T0
+        self.log: List[lc.Action] = []
+
+    def send(self, event: lc.Event) -> List[lc.Action]:
+        actions = self.machine.handle(event, self.now)
+        self.log.extend(actions)
+        return actions
+
+    def fire(self, timer: str) -> List[lc.Action]:
+        starts = [a for a in self.log if isinstance(a, lc.StartTimer) and a.timer == timer]
+        assert starts, f"timer {timer} was never started"
+        self.now += starts[-1].delay_ms
+        return self.send(lc.TimerFired(timer, starts[-1].token))
+
+    def warm(self, internal: int = 0, external: int = 0, invoke_subscribers: bool = False) -> None:
+        """Init to READY with the given extensions, answering the first invoke."""
+        names = tuple(f"ext{i}" for i in range(external))
+        actions = self.send(lc.InvokeRequested("r0"))
+        assert only(actions, lc.SpawnExtensions)
+        for name in names:
+            self.send(lc.ProcessStarted(name))
+        actions = self.send(lc.ExtensionsSpawned(names))
+        for name in names:
+            events = ("INVOKE", "SHUTDOWN") if invoke_subscribers else ("SHUTDOWN",)
+            actions = self.send(lc.ExtensionRegistered("id-" + name, name, events))
+        assert only(actions, lc.SpawnRuntime)
+        self.send(lc.ProcessStarted(lc.RUNTIME))
+        for i in range(internal):
+            self.send(lc.ExtensionRegistered(f"int{i}", f"internal{i}", ()))
+        for ext in list(self.machine.extensions):
+            self.send(lc.ExtensionNext(ext))
+        actions = self.send(lc.RuntimeNext())
+        assert only(actions, lc.DeliverInvoke)
+        self.send(lc.RuntimeResponded("r0"))
+        for ext in self.machine.extensions.values():
+            if "INVOKE" in ext.events:
+                self.send(lc.ExtensionNext(ext.extension_id))
+        self.send(lc.RuntimeNext())
+        assert self.machine.phase is Phase.READY
+
+
+def test_transition_table_has_no_dead_ends_except_stopped():
+    for phase in Phase:
+        if phase is not Phase.STOPPED:
+            assert lc.TRANSITIONS[phase], phase
+    assert lc.TRANSITIONS[Phase.STOPPED] == set()
+
+
+@pytest.mark.parametrize(
+    ("internal", "external", "rule", "limit"),
+    [
+        (0, 0, ShutdownRule.NO_EXTENSIONS, 0),
+        (1, 0, ShutdownRule.INTERNAL_ONLY, 500),
+        (3, 0, ShutdownRule.INTERNAL_ONLY, 500),
+        (0, 1, ShutdownRule.EXTERNAL, 2000),
+        (1, 2, ShutdownRule.EXTERNAL, 2000),
+    ],
+)
+def test_shutdown_rule_depends_only_on_who_registered(internal, external, rule, limit):
+    extensions = [lc.Extension(f"i{n}", f"i{n}", False, ()) for n in range(internal)] + [
+        lc.Extension(f"e{n}", f"e{n}", True, ("SHUTDOWN",)) for n in range(external)
+    ]
+    plan = lc.plan_shutdown(extensions, T0)
+    assert (plan.rule, plan.limit_ms, plan.deadline_ms) == (rule, limit, T0 + limit)
+    assert plan.terminate_runtime is (rule is not ShutdownRule.NO_EXTENSIONS)
+    assert len(plan.shutdown_event_to) == external
+
+
+def test_external_extension_without_shutdown_subscription_gets_no_event():
+    plan = lc.plan_shutdown([lc.Extension("e", "e", True, ("INVOKE",))], T0)
+    assert plan.rule is ShutdownRule.EXTERNAL and plan.shutdown_event_to == ()
+
+
+def test_init_waits_for_external_registration_before_starting_runtime():
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.ProcessStarted("ext"))
+    assert not only(env.send(lc.ExtensionsSpawned(("ext",))), lc.SpawnRuntime)
+    assert only(env.send(lc.ExtensionRegistered("id", "ext", ("INVOKE",))), lc.SpawnRuntime)
+
+
+def test_init_completes_only_when_runtime_and_every_extension_called_next():
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.ExtensionsSpawned(()))
+    env.send(lc.ProcessStarted(lc.RUNTIME))
+    env.send(lc.ExtensionRegistered("int", "internal", ()))
+    assert not only(env.send(lc.RuntimeNext()), lc.InitEnded)
+    assert env.machine.phase is Phase.INIT
+    actions = env.send(lc.ExtensionNext("int"))
+    assert only(actions, lc.InitEnded) == [lc.InitEnded("ok")]
+    assert only(actions, lc.DeliverInvoke)[0].deadline_ms == T0 + 3000
+    assert env.machine.phase is Phase.INVOKE
+
+
+def test_internal_extension_may_not_subscribe_to_shutdown():
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.ExtensionsSpawned(()))
+    env.send(lc.ProcessStarted(lc.RUNTIME))
+    with pytest.raises(lc.Refused) as refused:
+        env.send(lc.ExtensionRegistered("x", "internal", ("SHUTDOWN",)))
+    assert refused.value.status == 403
+    assert refused.value.error_type == "ShutdownEventNotSupportedForInternalExtension"
+    assert env.machine.extensions == {}
+
+
+def test_registration_is_refused_after_init_and_past_ten():
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.ExtensionsSpawned(()))
+    env.send(lc.ProcessStarted(lc.RUNTIME))
+    for i in range(10):
+        env.send(lc.ExtensionRegistered(f"id{i}", f"n{i}", ()))
+    with pytest.raises(lc.Refused, match="at most 10") as too_many:
+        env.send(lc.ExtensionRegistered("id10", "n10", ()))
+    assert too_many.value.error_type == "Extension.TooManyExtensions"
+    warm = Env()
+    warm.warm()
+    with pytest.raises(lc.Refused) as late:
+        warm.send(lc.ExtensionRegistered("late", "late", ()))
+    assert late.value.error_type == "Extension.RegistrationClosed"
+
+
+def test_unknown_extension_id_and_stale_request_id_are_refused():
+    env = Env()
+    env.warm(internal=1)
+    with pytest.raises(lc.Refused) as unknown:
+        env.send(lc.ExtensionNext("nope"))
+    assert (unknown.value.status, unknown.value.error_type) == (
+        403,
+        "Extension.UnknownExtensionIdentifier",
+    )
+    with pytest.raises(lc.Refused) as stale:
+        env.send(lc.RuntimeResponded("r0"))
+    assert (stale.value.status, stale.value.error_type) == (400, "InvalidRequestID")
+
+
+def test_second_response_for_one_request_is_refused():
+    env = Env()
+    env.warm()
+    env.send(lc.InvokeRequested("r1"))
+    env.send(lc.RuntimeResponded("r1"))
+    with pytest.raises(lc.Refused):
+        env.send(lc.RuntimeResponded("r1"))
+
+
+def test_no_extensions_shutdown_kills_the_runtime_at_once():
+    env = Env()
+    env.warm()
+    actions = env.send(lc.StopRequested())
+    assert only(actions, lc.SendSignal) == [lc.SendSignal(lc.RUNTIME, "SIGKILL")]
+    assert only(actions, lc.StartTimer) == []
+    actions = env.send(lc.ProcessExited(lc.RUNTIME, "signal: killed"))
+    assert only(actions, lc.ShutdownEnded) == [lc.ShutdownEnded("spindown", (lc.RUNTIME,))]
+    assert only(actions, lc.Exit) == [lc.Exit(0)]
+    assert env.machine.phase is Phase.STOPPED
+
+
+def test_internal_only_shutdown_terms_then_kills_at_500_ms():
+    env = Env()
+    env.warm(internal=1)
+    actions = env.send(lc.StopRequested())
+    assert only(actions, lc.SendSignal) == [lc.SendSignal(lc.RUNTIME, "SIGTERM")]
+    assert only(actions, lc.DeliverEvent) == [], "internal extensions get no SHUTDOWN event"
+    assert [(t.timer, t.delay_ms) for t in only(actions, lc.StartTimer)] == [("shutdown", 500)]
+    actions = env.fire("shutdown")
+    assert only(actions, lc.SendSignal) == [lc.SendSignal(lc.RUNTIME, "SIGKILL")]
+    actions = env.send(lc.ProcessExited(lc.RUNTIME, "signal: killed"))
+    assert only(actions, lc.Exit) == [lc.Exit(0)]
+
+
+def test_runtime_exiting_on_sigterm_ends_the_shutdown_early():
+    env = Env()
+    env.warm(internal=1)
+    env.send(lc.StopRequested())
+    actions = env.send(lc.ProcessExited(lc.RUNTIME, "signal: terminated"))
+    assert only(actions, lc.ShutdownEnded) == [lc.ShutdownEnded("spindown", ())]
+    # The 500 ms timer firing later is stale and does nothing.
+    assert env.fire("shutdown") == []
+
+
+def test_external_shutdown_sends_event_with_deadline_and_sigterm():
+    env = Env()
+    env.warm(internal=1, external=2)
+    actions = env.send(lc.StopRequested())
+    assert only(actions, lc.SendSignal) == [lc.SendSignal(lc.RUNTIME, "SIGTERM")]
+    events = only(actions, lc.DeliverEvent)
+    assert [e.payload for e in events] == [
+        {"eventType": "SHUTDOWN", "shutdownReason": "spindown", "deadlineMs": T0 + 2000}
+    ] * 2
+    start = only(actions, lc.ShutdownStarted)[0]
+    assert (start.rule, start.limit_ms) == (ShutdownRule.EXTERNAL, 2000)
+    env.send(lc.ProcessExited("ext0", "exit status 0"))
+    kills = only(env.fire("shutdown"), lc.SendSignal)
+    assert kills == [lc.SendSignal("ext1", "SIGKILL"), lc.SendSignal(lc.RUNTIME, "SIGKILL")]
+
+
+def test_invoke_completes_when_runtime_and_subscribed_extensions_are_back():
+    env = Env()
+    env.warm(external=1, invoke_subscribers=True)
+    actions = env.send(lc.InvokeRequested("r1"))
+    invoke_events = only(actions, lc.DeliverEvent)
+    assert invoke_events[0].payload["eventType"] == "INVOKE"
+    assert invoke_events[0].payload["requestId"] == "r1"
+    answer = env.send(lc.RuntimeResponded("r1"))
+    assert only(answer, lc.AnswerInvoker) == [lc.AnswerInvoker("r1", "response")]
+    assert not only(env.send(lc.RuntimeNext()), lc.InvokeEnded)
+    assert only(env.send(lc.ExtensionNext("id-ext0")), lc.InvokeEnded) == [
+        lc.InvokeEnded("r1", "success")
+    ]
+    assert env.machine.phase is Phase.READY
+
+
+def test_function_timeout_answers_and_resets_with_reason_timeout():
+    env = Env(invoke_timeout_ms=1000)
+    env.warm(internal=1)
+    env.send(lc.InvokeRequested("r1"))
+    actions = env.fire("invoke")
+    assert only(actions, lc.AnswerInvoker) == [lc.AnswerInvoker("r1", "timeout")]
+    assert only(actions, lc.InvokeEnded) == [lc.InvokeEnded("r1", "timeout")]
+    assert only(actions, lc.ShutdownStarted)[0].reason == "timeout"
+    actions = env.send(lc.ProcessExited(lc.RUNTIME, "signal: terminated"))
+    assert env.machine.phase is Phase.UNINITIALIZED
+    # The next invocation starts a fresh init.
+    assert only(env.send(lc.InvokeRequested("r2")), lc.SpawnExtensions)
+
+
+def test_runtime_crash_fails_the_invocation_and_resets_with_reason_failure():
+    env = Env()
+    env.warm(internal=1)
+    env.send(lc.InvokeRequested("r1"))
+    actions = env.send(lc.ProcessExited(lc.RUNTIME, "exit status 3"))
+    answer = only(actions, lc.AnswerInvoker)[0]
+    assert (answer.kind, answer.error_type) == ("failure", "Runtime.ExitError")
+    assert "exit status 3" in (answer.message or "")
+    assert only(actions, lc.ShutdownStarted)[0].reason == "failure"
+    assert only(actions, lc.ShutdownEnded), "nothing left alive: the shutdown ends at once"
+    assert env.machine.phase is Phase.UNINITIALIZED
+
+
+def test_init_timeout_fails_the_first_invoke_and_a_queued_one_gets_a_fresh_init():
+    env = Env(init_timeout_ms=10_000)
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.InvokeRequested("r1"))
+    env.send(lc.ExtensionsSpawned(()))
+    env.send(lc.ProcessStarted(lc.RUNTIME))
+    actions = env.fire("init")
+    assert only(actions, lc.InitEnded) == [lc.InitEnded("timeout", "Runtime.InitTimeout")]
+    assert [a.request_id for a in only(actions, lc.AnswerInvoker)] == ["r0"]
+    assert only(actions, lc.SendSignal) == [lc.SendSignal(lc.RUNTIME, "SIGKILL")]
+    actions = env.send(lc.ProcessExited(lc.RUNTIME, "signal: killed"))
+    assert only(actions, lc.SpawnExtensions), "r1 is still waiting: init again"
+
+
+def test_idle_timeout_reaps_with_reason_spindown_and_keeps_the_sandbox():
+    env = Env(idle_timeout_ms=1000)
+    env.warm(internal=1)
+    actions = env.fire("idle")
+    assert only(actions, lc.ShutdownStarted)[0].reason == "spindown"
+    env.send(lc.ProcessExited(lc.RUNTIME, "signal: terminated"))
+    assert env.machine.phase is Phase.UNINITIALIZED
+    assert not only(env.log, lc.Exit)
+
+
+def test_an_invocation_resets_the_idle_timer():
+    env = Env(idle_timeout_ms=1000)
+    env.warm()
+    env.send(lc.InvokeRequested("r1"))
+    assert env.machine.phase is Phase.INVOKE
+    stale = next(a for a in env.log if isinstance(a, lc.StartTimer) and a.timer == "idle")
+    assert env.send(lc.TimerFired("idle", stale.token)) == []
+
+
+def test_stop_with_nothing_running_exits_at_once_and_refuses_new_work():
+    env = Env()
+    assert only(env.send(lc.StopRequested()), lc.Exit) == [lc.Exit(0)]
+    answer = only(env.send(lc.InvokeRequested("late")), lc.AnswerInvoker)[0]
+    assert answer.kind == "unavailable"
+
+
+def test_stop_during_shutdown_stops_after_it():
+    env = Env(idle_timeout_ms=10)
+    env.warm(internal=1)
+    env.fire("idle")
+    assert env.send(lc.StopRequested()) == []
+    actions = env.send(lc.ProcessExited(lc.RUNTIME, "signal: terminated"))
+    assert only(actions, lc.Exit) == [lc.Exit(0)]
+
+
+def test_runtime_next_before_answering_is_refused():
+    env = Env()
+    env.warm()
+    env.send(lc.InvokeRequested("r1"))
+    with pytest.raises(lc.Refused) as refused:
+        env.send(lc.RuntimeNext())
+    assert refused.value.error_type == "InvalidStateTransition"
