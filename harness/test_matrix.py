@@ -1,0 +1,24 @@
+"""One test per cell: the cleanup outcome and the shutdown signals match the declaration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.backends.base import Backend
+from harness.cells import Cell
+from harness.runner import failure_text, run_cell
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # the first cell of a (Python, client) builds its venv
+def test_cell(cell: Cell, lab_backend: Backend, results_dir: Path) -> None:
+    result = run_cell(cell, lab_backend, results_dir)
+    if result.verdict == "skipped":
+        pytest.skip(f"{cell.id}: {'; '.join(result.reasons)}")
+    if result.verdict != "pass":
+        written = results_dir / "cells" / cell.id / "failure.txt"
+        text = written.read_text(encoding="utf-8") if written.is_file() else failure_text(result)
+        pytest.fail(text, pytrace=False)

@@ -1,0 +1,146 @@
+"""Rendering results.json, REPORT.md and report.html from cell results; per-cell files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.report import (
+    REPORT_VERSION,
+    RunMeta,
+    render_html,
+    render_json,
+    render_markdown,
+    write_report,
+)
+from harness.results import CellResult, read_results, write_result
+
+REQUIRED_KEYS = {
+    "id", "python", "runtime_client", "runtime_client_version", "execution_env", "extension",
+    "strategy", "trigger", "backend", "expected_cleanup", "observed_cleanup", "sigterm_sent",
+    "killed", "ms_sigterm_to_cleanup", "ms_sigterm_to_exit", "verdict", "event_log",
+}  # fmt: skip
+
+META = RunMeta(
+    tool="lab",
+    tool_version="0.1.0",
+    platform="Linux-x86_64",
+    host_python="CPython 3.11.7",
+    backend="process",
+    backend_note="requested with --backend",
+    started=1_700_000_000.0,
+    ended=1_700_000_060.0,
+    command="python3 -m pytest harness/ --backend process",
+)
+
+
+def result(python: str = "3.8", trigger: str = "stop", **changes: Any) -> CellResult:
+    cell_id = f"py{python}-awslambdaric-2.2.1-env_unset-internal-signal-{trigger}"
+    base = CellResult(
+        id=cell_id,
+        scenario="awslambdaric-internal-signal",
+        python=python,
+        python_full_version=python + ".1",
+        runtime_client="awslambdaric",
+        runtime_client_version="2.2.1",
+        execution_env=None,
+        extension="internal",
+        strategy="signal",
+        trigger=trigger,
+        backend="process",
+        expected_cleanup=False,
+        expected_reason="native next",
+        expected_source="FACTS.md: The quirk being demonstrated",
+        observed_cleanup=False,
+        sigterm_sent=True,
+        killed=True,
+        ms_sigterm_to_cleanup=None,
+        ms_sigterm_to_exit=501.2,
+        shutdown_rule="internal-only",
+        shutdown_limit_ms=500,
+        signals=({"signal": "SIGTERM", "role": "runtime", "name": "runtime", "ms": 0.3},),
+        verdict="pass",
+        reasons=(),
+        event_log=f"cells/{cell_id}/events.jsonl",
+        output_log=f"cells/{cell_id}/output.log",
+        started=1_700_000_001.0,
+        ended=1_700_000_002.5,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+RESULTS = [
+    result("3.12"),
+    result("3.8"),
+    result("3.7", trigger="idle"),
+    result(
+        "3.7",
+        verdict="skipped",
+        observed_cleanup=None,
+        reasons=("no CPython 3.7 found",),
+        event_log=None,
+    ),
+    result(
+        "3.8",
+        trigger="idle",
+        observed_cleanup=True,
+        verdict="fail",
+        reasons=("expected no cleanup line but the runtime printed it",),
+    ),
+]
+
+
+def test_json_is_versioned_and_has_every_required_key() -> None:
+    data = render_json(RESULTS, META)
+    assert data["reportversion"] == REPORT_VERSION == "1"
+    assert data["toolversion"] == "0.1.0" and data["backend"] == "process"
+    assert data["start"] == "2023-11-14T22:13:20+00:00" and data["elapsed_s"] == 60.0
+    assert data["summary"] == {"pass": 3, "fail": 1, "skipped": 1}
+    for cell in data["cells"]:
+        assert set(cell) >= REQUIRED_KEYS
+    json.dumps(data)  # serialisable as is
+
+
+def test_markdown_answer_first_one_table_per_trigger() -> None:
+    text = render_markdown(RESULTS, META)
+    assert text.startswith("# Does the SIGTERM cleanup run")
+    stop = text.index("## Trigger `stop`")
+    idle = text.index("## Trigger `idle`")
+    assert stop < idle < text.index("## Timings")
+    stop_table = text[stop:idle]
+    assert "| Python 3.7 | Python 3.8 | Python 3.12 |" in stop_table
+    assert (
+        "| awslambdaric-internal-signal | awslambdaric | unset | internal | signal | skipped |"
+        in stop_table
+    )
+    assert "**cleanup lost** ✓" in stop_table
+    idle_table = text[idle : text.index("## Failed")]
+    assert "cleanup runs ✗ (expected no cleanup)" in idle_table
+    assert "| Python 3.12 |" not in idle_table  # only the Pythons that ran this trigger
+    assert (
+        "`py3.7-awslambdaric-2.2.1-env_unset-internal-signal-stop` (skipped): no CPython 3.7 found"
+        in text
+    )
+    assert "**awslambdaric-internal-signal** → no cleanup: native next (FACTS.md:" in text
+    assert "SIGTERM→runtime@0" in text
+    assert "CPython 3.12: 3.12.1" in text and "Python 3.8: awslambdaric 2.2.1" in text
+    assert META.command in text
+
+
+def test_html_is_a_self_contained_table() -> None:
+    page = render_html([*RESULTS, result("3.13", reasons=("<script>",))], META)
+    assert page.startswith("<!doctype html>") and "</table>" in page
+    assert page.count('<tr class="pass">') == 4 and page.count('<tr class="fail">') == 1
+    assert "<script>" not in page and "&lt;script&gt;" in page and "http" not in page
+
+
+def test_results_round_trip_through_cell_files(tmp_path: Path) -> None:
+    for r in RESULTS[:3]:
+        write_result(tmp_path / "cells", r)
+    back = read_results(tmp_path / "cells")
+    assert sorted(back, key=lambda r: r.id) == sorted(RESULTS[:3], key=lambda r: r.id)
+    written = write_report(tmp_path, back, META)
+    assert sorted(p.name for p in written) == ["REPORT.md", "report.html", "results.json"]
+    assert json.loads((tmp_path / "results.json").read_text())["summary"]["pass"] == 3
