@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, Tuple
+from typing import Iterator, Tuple
 
 import pytest
 
@@ -11,16 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from harness.clients import AWSLAMBDARIC_PINS  # noqa: E402
 from harness.interpreters import find_interpreter, where_searched  # noqa: E402
 from harness.venvs import ensure_venv, venv_python  # noqa: E402
-
-# The runtime interface client pinned per Python (newest for each on PyPI).
-AWSLAMBDARIC_PINS: Dict[str, str] = {
-    "3.7": "2.2.1",
-    "3.8": "2.2.1",
-    "3.12": "4.2.2",
-    "3.13": "4.2.2",
-}
 
 
 def awslambdaric_python(version: str) -> Path:

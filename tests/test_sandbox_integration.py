@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
-from sandbox_runner import FIXTURES, RunningSandbox
+
+from harness.sandbox_process import FIXTURES, RunningSandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

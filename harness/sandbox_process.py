@@ -1,4 +1,4 @@
-"""Run the sandbox as a child process for tests and benchmarks.
+"""Run the sandbox as a child process, for the tests and the benchmarks.
 
 A context manager: it starts ``python -m lambda_sandbox`` in its own process
 group with ephemeral ports, waits for the ``sandbox.ready`` event (no fixed
