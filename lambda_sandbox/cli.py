@@ -14,12 +14,11 @@ import threading
 from typing import List, Optional, Sequence
 
 from lambda_sandbox.config import ConfigError, load_config
-from lambda_sandbox.environment import Sandbox
 from lambda_sandbox.eventlog import Console, EventLog
 from lambda_sandbox.http_common import Server
 from lambda_sandbox.invoke_api import InvokeApiHandler
+from lambda_sandbox.pool import Sandbox
 from lambda_sandbox.processes import signal_name
-from lambda_sandbox.runtime_api import RuntimeApiHandler
 
 USAGE = "usage: python -m lambda_sandbox [--] RUNTIME_CMD [ARGS...]"
 LEVELS = {
@@ -59,9 +58,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return fail(f"LAMBDA_SANDBOX_EVENT_LOG={config.event_log!r}: {exc.strerror}")
     sandbox = Sandbox(config, args, event_log, Console())
     try:
-        runtime_server = Server(
-            (config.runtime_api_host, config.runtime_api_port), RuntimeApiHandler, sandbox
-        )
+        sandbox.start()
     except OSError as exc:
         return fail(_bind_error("RUNTIME_API_PORT", config.runtime_api_port, exc))
     try:
@@ -69,9 +66,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             (config.invoke_api_host, config.invoke_api_port), InvokeApiHandler, sandbox
         )
     except OSError as exc:
-        runtime_server.server_close()
+        sandbox.close()
         return fail(_bind_error("INVOKE_API_PORT", config.invoke_api_port, exc))
-    sandbox.runtime_api_address = runtime_server.address
     event_log.write(
         "sandbox.start",
         pid=os.getpid(),
@@ -80,20 +76,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         config=config.describe(),
         runtime_cmd=args,
     )
-    for server, name in ((runtime_server, "runtime-api"), (invoke_server, "invoke-api")):
-        threading.Thread(target=server.serve_forever, args=(0.1,), name=name, daemon=True).start()
+    threading.Thread(
+        target=invoke_server.serve_forever, args=(0.1,), name="invoke-api", daemon=True
+    ).start()
     event_log.write(
-        "sandbox.ready", invoke_api=invoke_server.address, runtime_api=runtime_server.address
+        "sandbox.ready", invoke_api=invoke_server.address, runtime_api=sandbox.runtime_api_address
     )
     logging.getLogger("lambda_sandbox").info(
         "function %s: Invoke API on %s, Runtime API on %s",
         config.function_name,
         invoke_server.address,
-        runtime_server.address,
+        sandbox.runtime_api_address,
     )
     code = _serve_until_stopped(sandbox, event_log)
     invoke_server.shutdown()
-    runtime_server.shutdown()
+    sandbox.close()
     event_log.write("sandbox.exit", code=code)
     event_log.close()
     return code

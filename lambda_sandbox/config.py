@@ -31,6 +31,8 @@ class Config:
     task_root: str = "."
     region: str = "us-east-1"
     init_timeout_s: float = 10.0
+    max_concurrency: int = 1
+    queue_limit: int = 100
 
     def describe(self) -> Dict[str, object]:
         return {
@@ -42,6 +44,8 @@ class Config:
             "extensions_dir": self.extensions_dir,
             "task_root": self.task_root,
             "init_timeout_s": self.init_timeout_s,
+            "max_concurrency": self.max_concurrency,
+            "queue_limit": self.queue_limit,
         }
 
 
@@ -74,6 +78,15 @@ def _host(env: Mapping[str, str], name: str, default: str) -> str:
     if any(c.isspace() or c in "/:" for c in raw) and not raw.startswith("["):
         raise ConfigError(f"{name}={raw!r}: expected a host name or IP address")
     return raw.strip("[]")
+
+
+def _count(env: Mapping[str, str], name: str, default: int, lowest: int, highest: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not lowest <= int(raw) <= highest:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number from {lowest} to {highest}")
+    return int(raw)
 
 
 def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None) -> Config:
@@ -119,4 +132,6 @@ def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = No
         or env.get("AWS_DEFAULT_REGION", "")
         or "us-east-1",
         init_timeout_s=_number(env, "LAMBDA_SANDBOX_INIT_TIMEOUT", 10.0, 0.001),
+        max_concurrency=_count(env, "MAX_CONCURRENCY", 1, 1, 64),
+        queue_limit=_count(env, "LAMBDA_SANDBOX_QUEUE_LIMIT", 100, 0, 100_000),
     )

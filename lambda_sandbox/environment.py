@@ -55,7 +55,10 @@ class Invocation:
     result: Optional[InvokeResult] = None
     runtime_body: bytes = b""
     function_error_type: Optional[str] = None
-    log_tail: List[str] = field(default_factory=list)
+    # Set when the invocation has ended (runtime and extensions back at next),
+    # after the console's END and REPORT lines: what a Tail log waits for.
+    ended: threading.Event = field(default_factory=threading.Event)
+    log_lines: List[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,16 +84,24 @@ def _json(obj: Any) -> bytes:
     return json.dumps(obj).encode("utf-8")
 
 
-class Sandbox:
-    """One function's execution environment and everything that drives it."""
+class ExecutionEnvironment:
+    """One execution environment: its lifecycle, processes, mailboxes and Runtime API.
+
+    ``index`` tells environments apart in the event log (``env``) when the
+    sandbox runs several (MAX_CONCURRENCY). The Supervisor is the sandbox's,
+    shared: there is one reaper per process.
+    """
 
     def __init__(
         self,
+        index: int,
         config: Config,
         runtime_cmd: Sequence[str],
         event_log: EventLog,
         console: Console,
+        supervisor: Supervisor,
     ) -> None:
+        self.index = index
         self.config = config
         self.runtime_cmd = list(runtime_cmd)
         self.event_log = event_log
@@ -108,7 +119,9 @@ class Sandbox:
                 ),
             )
         )
-        self._supervisor = Supervisor(on_output=self._on_output, on_exit=self._on_exit)
+        self._supervisor = supervisor
+        self._log_lines: Optional[List[str]] = None  # the current invocation's log (Tail)
+        self._current: Optional[Invocation] = None
         self._processes: Dict[str, Child] = {}
         self._runtime_box: Mailbox = queue.Queue()
         self._extension_boxes: Dict[str, Mailbox] = {}
@@ -198,7 +211,7 @@ class Sandbox:
             except lc.Refused as refused:
                 del self._extension_boxes[extension_id]
                 del self._extension_names[extension_id]
-                self.event_log.write(
+                self._log(
                     "extension.refused",
                     name=name,
                     status=refused.status,
@@ -206,7 +219,7 @@ class Sandbox:
                 )
                 raise
             ext = self._machine.extensions[extension_id]
-            self.event_log.write(
+            self._log(
                 "extension.register",
                 name=name,
                 id=extension_id,
@@ -249,20 +262,20 @@ class Sandbox:
 
     def _do_PhaseChanged(self, action: lc.PhaseChanged, followups: List[lc.Event]) -> None:
         log.debug("phase %s -> %s (%s)", action.old.value, action.new.value, action.reason)
-        self.event_log.write(
+        self._log(
             "phase", **{"from": action.old.value, "to": action.new.value, "reason": action.reason}
         )
         if action.new is lc.Phase.INIT:
             self._init_started = time.monotonic()
             self._init_duration_ms = None
-            self.event_log.write("init.start")
+            self._log("init.start")
 
     def _do_SpawnExtensions(self, action: lc.SpawnExtensions, followups: List[lc.Event]) -> None:
         names = []
         for name, path in self._extension_executables():
             try:
                 child = self._supervisor.spawn(
-                    "extension", name, [path], self._process_env(), self.config.task_root
+                    "extension", name, [path], self._process_env(), self.config.task_root, self
                 )
             except OSError as exc:
                 log.error("extension %s could not start: %s", name, exc)
@@ -277,7 +290,12 @@ class Sandbox:
     def _do_SpawnRuntime(self, action: lc.SpawnRuntime, followups: List[lc.Event]) -> None:
         try:
             child = self._supervisor.spawn(
-                "runtime", lc.RUNTIME, self.runtime_cmd, self._process_env(), self.config.task_root
+                "runtime",
+                lc.RUNTIME,
+                self.runtime_cmd,
+                self._process_env(),
+                self.config.task_root,
+                self,
             )
         except OSError as exc:
             log.error("runtime could not start: %s", exc)
@@ -300,7 +318,7 @@ class Sandbox:
             self.console.line(
                 f"INIT_REPORT Init Duration: {self._init_duration_ms:.2f} ms\tPhase: init\tStatus: {action.status}\tError Type: {action.error_type}"
             )
-        self.event_log.write("init.end", **fields)
+        self._log("init.end", **fields)
 
     def _do_DeliverInvoke(self, action: lc.DeliverInvoke, followups: List[lc.Event]) -> None:
         invocation = self._invocations[action.request_id]
@@ -319,7 +337,7 @@ class Sandbox:
                 "value": invocation.trace_id if invocation else "",
             }
         else:
-            self.event_log.write(
+            self._log(
                 "shutdown.event",
                 name=self._extension_names.get(action.extension_id),
                 id=action.extension_id,
@@ -330,19 +348,20 @@ class Sandbox:
 
     def _do_InvokeStarted(self, action: lc.InvokeStarted, followups: List[lc.Event]) -> None:
         self._invoke_started[action.request_id] = time.monotonic()
-        self.console.line(
-            f"START RequestId: {action.request_id} Version: {self.config.function_version}"
-        )
-        self.event_log.write("invoke.start", request_id=action.request_id)
+        self._current = self._invocations.get(action.request_id)
+        self._log_lines = self._current.log_lines if self._current is not None else None
+        self._say(f"START RequestId: {action.request_id} Version: {self.config.function_version}")
+        self._log("invoke.start", request_id=action.request_id)
 
     def _do_InvokeEnded(self, action: lc.InvokeEnded, followups: List[lc.Event]) -> None:
         started = self._invoke_started.pop(action.request_id, time.monotonic())
         duration = (time.monotonic() - started) * 1000
         if action.status == "timeout":
-            self.console.line(
-                f"{_iso_now()} {action.request_id} Task timed out after {self.config.timeout_s:.2f} seconds"
+            self._say(
+                f"{_iso_now()} {action.request_id} Task timed out after "
+                f"{self.config.timeout_s:.2f} seconds"
             )
-        self.console.line(f"END RequestId: {action.request_id}")
+        self._say(f"END RequestId: {action.request_id}")
         report = (
             f"REPORT RequestId: {action.request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {math.ceil(duration)} ms\t"
             f"Memory Size: {self.config.memory_size_mb} MB\tMax Memory Used: {self._max_memory_used_mb()} MB"
@@ -353,8 +372,12 @@ class Sandbox:
             self._init_duration_ms = None
         if action.status != "success":
             report += f"\tStatus: {action.status}"
-        self.console.line(report)
-        self.event_log.write(
+        self._say(report)
+        if self._current is not None:
+            self._current.ended.set()
+        self._current = None
+        self._log_lines = None
+        self._log(
             "invoke.end",
             request_id=action.request_id,
             status=action.status,
@@ -374,6 +397,14 @@ class Sandbox:
         if action.kind == "response":
             return InvokeResult(200, invocation.runtime_body, version)
         if action.kind == "error":
+            # "Handled" only when the runtime says so (a legacy Node.js notion);
+            # errors awslambdaric reports are unhandled.
+            if invocation.function_error_type == "Handled":
+                return InvokeResult(
+                    200,
+                    invocation.runtime_body,
+                    dict(version, **{"X-Amz-Function-Error": "Handled"}),
+                )
             return InvokeResult(200, invocation.runtime_body, unhandled)
         if action.kind == "init-error":
             return InvokeResult(200, self._init_error_body, unhandled)
@@ -400,7 +431,7 @@ class Sandbox:
         child = self._processes.get(action.name)
         if child is None:
             return
-        self.event_log.write(
+        self._log(
             "signal.sent", signal=action.signal, role=child.role, name=child.name, pid=child.pid
         )
         if not self._supervisor.signal(child, action.signal):
@@ -408,7 +439,7 @@ class Sandbox:
 
     def _do_ShutdownStarted(self, action: lc.ShutdownStarted, followups: List[lc.Event]) -> None:
         self._shutdown_started = time.monotonic()
-        self.event_log.write(
+        self._log(
             "shutdown.start",
             reason=action.reason,
             rule=action.rule.value,
@@ -418,7 +449,7 @@ class Sandbox:
 
     def _do_ShutdownEnded(self, action: lc.ShutdownEnded, followups: List[lc.Event]) -> None:
         started = self._shutdown_started or time.monotonic()
-        self.event_log.write(
+        self._log(
             "shutdown.end",
             reason=action.reason,
             duration_ms=round((time.monotonic() - started) * 1000, 3),
@@ -478,10 +509,21 @@ class Sandbox:
             env["_HANDLER"] = self.runtime_cmd[-1]
         return env
 
+    def _log(self, kind: str, **fields: Any) -> None:
+        self.event_log.write(kind, env=self.index, **fields)
+
+    def _say(self, line: str) -> None:
+        """A console line of this environment's (also kept for a Tail log)."""
+        self.console.line(line)
+        if self._log_lines is not None:
+            self._log_lines.append(line)
+
+    @property
+    def phase(self) -> lc.Phase:
+        return self._machine.phase
+
     def _log_start(self, child: Child) -> None:
-        self.event_log.write(
-            "process.start", role=child.role, name=child.name, pid=child.pid, argv=child.argv
-        )
+        self._log("process.start", role=child.role, name=child.name, pid=child.pid, argv=child.argv)
 
     def _max_memory_used_mb(self) -> int:
         child = self._processes.get(lc.RUNTIME)
@@ -496,14 +538,14 @@ class Sandbox:
             pass
         return 0
 
-    def _on_output(self, child: Child, stream: str, line: str) -> None:
-        self.console.line(line)
-        self.event_log.write(
+    def on_output(self, child: Child, stream: str, line: str) -> None:
+        self._say(line)
+        self._log(
             "output", role=child.role, name=child.name, pid=child.pid, stream=stream, line=line
         )
 
-    def _on_exit(self, child: Child, returncode: Optional[int], signame: Optional[str]) -> None:
-        self.event_log.write(
+    def on_exit(self, child: Child, returncode: Optional[int], signame: Optional[str]) -> None:
+        self._log(
             "process.exit",
             role=child.role,
             name=child.name,

@@ -9,8 +9,7 @@ import binascii
 import json
 import os
 import re
-import threading
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, List, Optional
 from urllib.parse import unquote
 
 from lambda_sandbox.environment import (
@@ -23,10 +22,13 @@ from lambda_sandbox.environment import (
 from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
 
 if TYPE_CHECKING:
-    from lambda_sandbox.environment import Sandbox
+    from lambda_sandbox.pool import Sandbox
 
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+LOG_TYPES = ("None", "Tail")
+TAIL_BYTES = 4096
+TAIL_WAIT_S = 2.0
 
 
 def trace_id() -> str:
@@ -89,6 +91,11 @@ class InvokeApiHandler(Handler):
                 f"Function not found: arn:aws:lambda:{config.region}:000000000000:function:{unquote(match.group(1))}",
             )
         invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        log_type = self.headers.get("X-Amz-Log-Type", "None")
+        if log_type not in LOG_TYPES:
+            return service_error(
+                400, "InvalidParameterValueException", "X-Amz-Log-Type must be None or Tail"
+            )
         if invocation_type not in INVOCATION_TYPES:
             return service_error(
                 400,
@@ -127,17 +134,25 @@ class InvokeApiHandler(Handler):
             trace_id=trace_id(),
         )
         if invocation_type == "DryRun":
-            return InvokeResult(204, b"", {})
+            return InvokeResult(204, b"", {"X-Amzn-RequestId": invocation.request_id})
         if invocation_type == "Event":
-            worker = threading.Thread(
-                target=self.sandbox.invoke, args=(invocation,), name="event-invoke", daemon=True
-            )
-            worker.start()
+            self.sandbox.invoke_later(invocation)
             return InvokeResult(202, b"", {"X-Amzn-RequestId": invocation.request_id})
         result = self.sandbox.invoke(invocation)
         headers = dict(result.headers)
         headers.setdefault("X-Amzn-RequestId", invocation.request_id)
+        if log_type == "Tail" and result.status == 200:
+            # Lambda's tail ends with the END and REPORT lines, written once the
+            # runtime is back at next: wait for that, briefly.
+            invocation.ended.wait(TAIL_WAIT_S)
+            headers["X-Amz-Log-Result"] = tail_log(invocation.log_lines)
         return InvokeResult(result.status, result.body, headers)
+
+
+def tail_log(lines: List[str]) -> str:
+    """The last 4 KB of an invocation's log, base64 (X-Amz-Log-Result)."""
+    text = "".join(line + "\n" for line in lines).encode("utf-8", "replace")
+    return base64.b64encode(text[-TAIL_BYTES:]).decode("ascii")
 
 
 def _client_context(raw: Optional[str]) -> Optional[str]:

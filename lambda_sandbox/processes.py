@@ -14,11 +14,14 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
-from typing import IO, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 log = logging.getLogger("lambda_sandbox")
+
+PR_SET_CHILD_SUBREAPER = 36
 
 OutputCallback = Callable[["Child", str, str], None]  # child, stream, line
 ExitCallback = Callable[["Child", Optional[int], Optional[str]], None]  # code, signal name
@@ -30,6 +33,7 @@ class Child:
     name: str
     pid: int
     argv: List[str]
+    owner: Any = None  # whoever spawned it (an execution environment)
     pumps: List[threading.Thread] = field(default_factory=list)
 
 
@@ -48,6 +52,24 @@ def describe_exit(returncode: Optional[int], signame: Optional[str]) -> str:
     return f"exit status {returncode}"
 
 
+def become_subreaper() -> bool:
+    """Make orphaned descendants ours to reap, as they are for PID 1 in a container.
+
+    Linux's PR_SET_CHILD_SUBREAPER; on a host this keeps a runtime's
+    daemonised grandchild from escaping to the host's init, so the sandbox
+    reaps it exactly as it would in a container. Best effort elsewhere.
+    """
+    if os.getpid() == 1 or not sys.platform.startswith("linux"):
+        return os.getpid() == 1
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 class Supervisor:
     def __init__(self, on_output: OutputCallback, on_exit: ExitCallback) -> None:
         self._on_output = on_output
@@ -55,6 +77,7 @@ class Supervisor:
         self._children: Dict[int, Child] = {}
         self._lock = threading.Lock()
         self._has_children = threading.Condition(self._lock)
+        become_subreaper()
         self._reaper = threading.Thread(target=self._reap_forever, name="reaper", daemon=True)
         self._reaper.start()
 
@@ -65,6 +88,7 @@ class Supervisor:
         argv: Sequence[str],
         env: Mapping[str, str],
         cwd: str,
+        owner: Any = None,
     ) -> Child:
         """Start a process in a new session; raises OSError when it cannot start."""
         with self._lock:
@@ -83,7 +107,7 @@ class Supervisor:
             # The reaper, not Popen, collects the exit status; stop Popen from
             # trying (and racing it) when the object is collected.
             proc.returncode = 0
-            child = Child(role=role, name=name, pid=proc.pid, argv=list(argv))
+            child = Child(role=role, name=name, pid=proc.pid, argv=list(argv), owner=owner)
             for stream_name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
                 assert stream is not None
                 pump = threading.Thread(

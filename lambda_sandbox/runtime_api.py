@@ -1,5 +1,5 @@
 """The Runtime API and the Extensions API, on one port, as thin HTTP shells
-around the Sandbox driver (which owns the rules)."""
+around one execution environment's driver (which owns the rules)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
 from lambda_sandbox.lifecycle import Refused
 
 if TYPE_CHECKING:
-    from lambda_sandbox.environment import Sandbox
+    from lambda_sandbox.environment import ExecutionEnvironment
 
 RUNTIME = "/2018-06-01/runtime"
 EXTENSION = "/2020-01-01/extension"
@@ -22,7 +22,7 @@ SMALL_BODY_BYTES = 1024 * 1024  # error reports and registrations
 
 class RuntimeApiHandler(Handler):
     @property
-    def sandbox(self) -> Sandbox:
+    def environment(self) -> ExecutionEnvironment:
         return self.server.context  # type: ignore[attr-defined, no-any-return]
 
     def do_GET(self) -> None:
@@ -68,7 +68,7 @@ class RuntimeApiHandler(Handler):
     # ------------------------------------------------------------ runtime
 
     def runtime_next(self) -> None:
-        delivery = self.sandbox.runtime_next()
+        delivery = self.environment.runtime_next()
         if delivery is None:
             self.close_connection = True
             self._error(500, "Sandbox.EnvironmentReset", "the execution environment was reset")
@@ -91,21 +91,21 @@ class RuntimeApiHandler(Handler):
             body = self.read_body(MAX_PAYLOAD_BYTES)
         except BodyTooLarge as too_large:
             # The invoker still gets Lambda's answer for an oversized response.
-            self.sandbox.runtime_response(request_id, b"", oversized=too_large.size)
+            self.environment.runtime_response(request_id, b"", oversized=too_large.size)
             raise
-        self.sandbox.runtime_response(request_id, body)
+        self.environment.runtime_response(request_id, body)
         self._accepted()
 
     def runtime_error(self, request_id: str) -> None:
         body = self.read_body(SMALL_BODY_BYTES)
         error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
-        self.sandbox.runtime_error(request_id, _error_body(body), error_type)
+        self.environment.runtime_error(request_id, _error_body(body), error_type)
         self._accepted()
 
     def runtime_init_error(self) -> None:
         body = self.read_body(SMALL_BODY_BYTES)
         error_type = self.headers.get("Lambda-Runtime-Function-Error-Type") or _error_type(body)
-        self.sandbox.runtime_init_error(_error_body(body), error_type)
+        self.environment.runtime_init_error(_error_body(body), error_type)
         self._accepted()
 
     # ---------------------------------------------------------- extension
@@ -117,21 +117,21 @@ class RuntimeApiHandler(Handler):
                 403, "Extension.InvalidExtensionName", "missing header Lambda-Extension-Name"
             )
         events = _parse_events(self.read_body(SMALL_BODY_BYTES))
-        extension_id = self.sandbox.register_extension(name, events)
-        config = self.sandbox.config
+        extension_id = self.environment.register_extension(name, events)
+        config = self.environment.config
         self.send_json(
             200,
             {
                 "functionName": config.function_name,
                 "functionVersion": config.function_version,
-                "handler": self.sandbox.runtime_cmd[-1] if self.sandbox.runtime_cmd else "",
+                "handler": self.environment.runtime_cmd[-1] if self.environment.runtime_cmd else "",
             },
             {"Lambda-Extension-Identifier": extension_id},
         )
 
     def extension_next(self) -> None:
         extension_id = self._extension_id()
-        event = self.sandbox.extension_next(extension_id)
+        event = self.environment.extension_next(extension_id)
         if event is None:
             self.close_connection = True
             self._error(500, "Sandbox.EnvironmentReset", "the execution environment was reset")
@@ -141,13 +141,13 @@ class RuntimeApiHandler(Handler):
     def extension_init_error(self) -> None:
         extension_id = self._extension_id()
         self.read_body(SMALL_BODY_BYTES)
-        self.sandbox.extension_init_error(extension_id, self._function_error_type())
+        self.environment.extension_init_error(extension_id, self._function_error_type())
         self._accepted()
 
     def extension_exit_error(self) -> None:
         extension_id = self._extension_id()
         self.read_body(SMALL_BODY_BYTES)
-        self.sandbox.extension_exit_error(extension_id, self._function_error_type())
+        self.environment.extension_exit_error(extension_id, self._function_error_type())
         self._accepted()
 
     def _extension_id(self) -> str:

@@ -1,0 +1,220 @@
+"""The sandbox: up to MAX_CONCURRENCY execution environments for one function.
+
+Environments start lazily, one more each time an invocation finds every
+existing one busy, and are reused while warm (Lambda's scaling, in one
+process). Past MAX_CONCURRENCY an invocation waits in a bounded queue; past
+the queue it is refused with 429 TooManyRequestsException. Asynchronous
+(``Event``) invocations go through a queue of their own and are retried on
+429, so none is lost while the sandbox runs. Stopping the sandbox shuts every
+environment down in parallel, each by Lambda's rules, and exits once all have.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Deque, List, Optional, Sequence
+
+from lambda_sandbox import lifecycle as lc
+from lambda_sandbox.config import Config
+from lambda_sandbox.environment import (
+    ExecutionEnvironment,
+    Invocation,
+    InvokeResult,
+    service_error,
+)
+from lambda_sandbox.eventlog import Console, EventLog
+from lambda_sandbox.http_common import Server
+from lambda_sandbox.processes import Child, Supervisor
+from lambda_sandbox.runtime_api import RuntimeApiHandler
+
+log = logging.getLogger("lambda_sandbox")
+
+# How long an invocation may wait for a free environment: a backstop only,
+# since every invocation ahead of it is itself bounded by init + timeout.
+QUEUE_WAIT_LIMIT_S = 900.0
+ASYNC_RETRY_S = 0.05
+
+
+class Sandbox:
+    def __init__(
+        self,
+        config: Config,
+        runtime_cmd: Sequence[str],
+        event_log: EventLog,
+        console: Console,
+    ) -> None:
+        self.config = config
+        self.runtime_cmd = list(runtime_cmd)
+        self.event_log = event_log
+        self.console = console
+        self.exited = threading.Event()
+        self.exit_code = 0
+        self._cond = threading.Condition()
+        self._environments: List[ExecutionEnvironment] = []
+        self._servers: List[Server] = []
+        self._busy: List[bool] = []
+        self._waiting = 0
+        self._stopping = False
+        self._async: Deque[Invocation] = collections.deque()
+        self._supervisor = Supervisor(on_output=self._on_output, on_exit=self._on_exit)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Bind the first environment's Runtime API (OSError if it cannot)."""
+        with self._cond:
+            self._add_environment()
+        for n in range(self.config.max_concurrency):
+            threading.Thread(target=self._run_async, name=f"event-invokes-{n}", daemon=True).start()
+
+    @property
+    def runtime_api_address(self) -> str:
+        return self._environments[0].runtime_api_address
+
+    def stop(self, why: str) -> None:
+        with self._cond:
+            if self._stopping:
+                return
+            log.info("stopping: %s", why)
+            self._stopping = True
+            environments = list(self._environments)
+            self._cond.notify_all()
+        for environment in environments:
+            environment.stop(why)
+        threading.Thread(
+            target=self._exit_when_all_stopped, args=(environments,), name="exit-wait", daemon=True
+        ).start()
+
+    def close(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+
+    def _exit_when_all_stopped(self, environments: List[ExecutionEnvironment]) -> None:
+        for environment in environments:
+            environment.exited.wait()
+        self.exit_code = max((e.exit_code for e in environments), default=0)
+        dropped = list(self._async)
+        self._async.clear()
+        for invocation in dropped:
+            self.event_log.write(
+                "invoke.dropped",
+                request_id=invocation.request_id,
+                reason="the sandbox stopped before this Event invocation ran",
+            )
+        self.exited.set()
+
+    # ------------------------------------------------------------ invoking
+
+    def invoke(self, invocation: Invocation) -> InvokeResult:
+        """Run one invocation on a free environment; 429 when over capacity."""
+        index = self._acquire()
+        if isinstance(index, InvokeResult):
+            return index
+        try:
+            return self._environments[index].invoke(invocation)
+        finally:
+            with self._cond:
+                self._busy[index] = False
+                self._cond.notify()
+
+    def invoke_later(self, invocation: Invocation) -> None:
+        """An ``Event`` invocation: accepted now, run when an environment is free."""
+        with self._cond:
+            self._async.append(invocation)
+            self._cond.notify_all()
+
+    def _acquire(self) -> "int | InvokeResult":
+        deadline = time.monotonic() + QUEUE_WAIT_LIMIT_S
+        with self._cond:
+            while True:
+                if self._stopping:
+                    return _unavailable()
+                index = self._free_environment()
+                if index is None and len(self._environments) < self.config.max_concurrency:
+                    try:
+                        index = self._add_environment()
+                    except OSError as exc:
+                        log.error("could not start another environment: %s", exc)
+                        return service_error(500, "ServiceException", str(exc))
+                if index is not None:
+                    self._busy[index] = True
+                    return index
+                if self._waiting >= self.config.queue_limit:
+                    return too_many_requests()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return too_many_requests()
+                self._waiting += 1
+                try:
+                    self._cond.wait(remaining)
+                finally:
+                    self._waiting -= 1
+
+    def _free_environment(self) -> Optional[int]:
+        """A free environment, warm ones first (as Lambda reuses warm ones)."""
+        free = [i for i, busy in enumerate(self._busy) if not busy]
+        for index in free:
+            if self._environments[index].phase is lc.Phase.READY:
+                return index
+        return free[0] if free else None
+
+    def _add_environment(self) -> int:
+        index = len(self._environments)
+        environment = ExecutionEnvironment(
+            index,
+            self.config,
+            self.runtime_cmd,
+            self.event_log,
+            self.console,
+            self._supervisor,
+        )
+        port = self.config.runtime_api_port
+        server = Server(
+            (self.config.runtime_api_host, port + index if port else 0),
+            RuntimeApiHandler,
+            environment,
+        )
+        environment.runtime_api_address = server.address
+        threading.Thread(
+            target=server.serve_forever, args=(0.1,), name=f"runtime-api-{index}", daemon=True
+        ).start()
+        self._environments.append(environment)
+        self._servers.append(server)
+        self._busy.append(False)
+        self.event_log.write("environment.created", env=index, runtime_api=server.address)
+        return index
+
+    def _run_async(self) -> None:
+        while True:
+            with self._cond:
+                while not self._async and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                invocation = self._async.popleft()
+            result = self.invoke(invocation)
+            if result.status == 429:
+                # Nothing lost: an Event invocation over capacity waits its turn.
+                with self._cond:
+                    self._async.appendleft(invocation)
+                    self._cond.wait(ASYNC_RETRY_S)
+
+    # -------------------------------------------------------- supervision
+
+    def _on_output(self, child: Child, stream: str, line: str) -> None:
+        child.owner.on_output(child, stream, line)
+
+    def _on_exit(self, child: Child, returncode: Optional[int], signame: Optional[str]) -> None:
+        child.owner.on_exit(child, returncode, signame)
+
+
+def too_many_requests() -> InvokeResult:
+    return service_error(429, "TooManyRequestsException", "Rate Exceeded.")
+
+
+def _unavailable() -> InvokeResult:
+    return service_error(500, "ServiceException", "the execution environment is shutting down")
