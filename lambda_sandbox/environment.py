@@ -152,7 +152,7 @@ class ExecutionEnvironment:
         return invocation.result
 
     def stop(self, why: str) -> None:
-        log.info("stopping: %s", why)
+        log.debug("environment %d stopping: %s", self.index, why)
         with self._lock:
             self._post(lc.StopRequested())
 

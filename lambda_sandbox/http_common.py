@@ -47,11 +47,21 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "lambda-sandbox"
     sys_version = ""
 
+    def parse_request(self) -> bool:
+        self.body_consumed = False
+        return super().parse_request()
+
+    def _declares_body(self) -> bool:
+        length = self.headers.get("Content-Length") if self.headers else None
+        chunked = self.headers.get("Transfer-Encoding", "") if self.headers else ""
+        return bool(length and length.strip() not in ("", "0")) or chunked.lower() == "chunked"
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     def read_body(self, limit: int) -> bytes:
         """The request body; BodyTooLarge past ``limit`` (drained when cheap)."""
+        self.body_consumed = True
         raw = self.headers.get("Content-Length")
         if raw is None:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -113,6 +123,10 @@ class Handler(BaseHTTPRequestHandler):
         headers: Optional[Dict[str, str]] = None,
         content_type: str = "application/json",
     ) -> None:
+        if not getattr(self, "body_consumed", True) and self._declares_body():
+            # Answered without reading the body: what is left of it on the
+            # connection must not be parsed as the next request.
+            self.close_connection = True
         try:
             self.send_response(status)
             if body or status not in (202, 204):
