@@ -13,6 +13,7 @@ import sys
 import threading
 from typing import List, Optional, Sequence
 
+from lambda_sandbox import amqp
 from lambda_sandbox.config import ConfigError, load_config
 from lambda_sandbox.eventlog import Console, EventLog
 from lambda_sandbox.http_common import Server
@@ -45,6 +46,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return fail("no runtime command given\n" + USAGE)
     try:
         config = load_config()
+        amqp_settings = amqp.load_amqp_settings(os.environ, config)
     except ConfigError as exc:
         return fail(str(exc))
     logging.basicConfig(
@@ -88,7 +90,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         invoke_server.address,
         sandbox.runtime_api_address,
     )
+    amqp_consumer = amqp.start_consumer(amqp_settings, sandbox.invoke, event_log)
     code = _serve_until_stopped(sandbox, event_log)
+    if amqp_consumer is not None:
+        amqp_consumer.stop()
     invoke_server.shutdown()
     sandbox.close()
     event_log.write("sandbox.exit", code=code)

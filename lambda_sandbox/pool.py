@@ -119,7 +119,9 @@ class Sandbox:
         finally:
             with self._cond:
                 self._busy[index] = False
-                self._cond.notify()
+                # notify_all: Event workers wait on the same condition, and a
+                # single wake-up could go to one of them and be lost.
+                self._cond.notify_all()
 
     def invoke_later(self, invocation: Invocation) -> None:
         """An ``Event`` invocation: accepted now, run when an environment is free."""
