@@ -65,7 +65,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return fail(_bind_error("RUNTIME_API_PORT", config.runtime_api_port, exc))
     try:
         invoke_server = Server(
-            (config.invoke_api_host, config.invoke_api_port), InvokeApiHandler, sandbox
+            (config.invoke_api_host, config.invoke_api_port),
+            InvokeApiHandler,
+            sandbox,
+            config.client_timeout_s,
         )
     except OSError as exc:
         sandbox.close()

@@ -33,6 +33,7 @@ class Config:
     init_timeout_s: float = 10.0
     max_concurrency: int = 1
     queue_limit: int = 100
+    client_timeout_s: float = 60.0
 
     def describe(self) -> Dict[str, object]:
         return {
@@ -134,4 +135,5 @@ def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = No
         init_timeout_s=_number(env, "LAMBDA_SANDBOX_INIT_TIMEOUT", 10.0, 0.001),
         max_concurrency=_count(env, "MAX_CONCURRENCY", 1, 1, 64),
         queue_limit=_count(env, "LAMBDA_SANDBOX_QUEUE_LIMIT", 100, 0, 100_000),
+        client_timeout_s=_number(env, "LAMBDA_SANDBOX_CLIENT_TIMEOUT", 60.0, 0.001),
     )

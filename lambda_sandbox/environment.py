@@ -24,6 +24,7 @@ from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.config import Config
 from lambda_sandbox.eventlog import Console, EventLog
 from lambda_sandbox.processes import Child, Supervisor, describe_exit
+from lambda_sandbox.timers import TimerWheel
 
 log = logging.getLogger("lambda_sandbox")
 
@@ -100,8 +101,10 @@ class ExecutionEnvironment:
         event_log: EventLog,
         console: Console,
         supervisor: Supervisor,
+        timers: TimerWheel,
     ) -> None:
         self.index = index
+        self._timers = timers
         self.config = config
         self.runtime_cmd = list(runtime_cmd)
         self.event_log = event_log
@@ -417,11 +420,9 @@ class ExecutionEnvironment:
         return service_error(500, action.error_type or "ServiceException", action.message or "")
 
     def _do_StartTimer(self, action: lc.StartTimer, followups: List[lc.Event]) -> None:
-        timer = threading.Timer(
-            action.delay_ms / 1000.0, self._timer_fired, args=(action.timer, action.token)
+        self._timers.call_later(
+            action.delay_ms / 1000.0, lambda: self._timer_fired(action.timer, action.token)
         )
-        timer.daemon = True
-        timer.start()
 
     def _timer_fired(self, name: str, token: int) -> None:
         with self._lock:

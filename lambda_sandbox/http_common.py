@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -29,10 +30,19 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: Tuple[str, int], handler: Any, context: Any) -> None:
+    def __init__(
+        self,
+        address: Tuple[str, int],
+        handler: Any,
+        context: Any,
+        client_timeout_s: Optional[float] = None,
+    ) -> None:
         host = address[0]
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.context = context
+        # A client that stops sending mid-request (or idles on a keep-alive
+        # connection) is dropped after this long instead of holding a thread.
+        self.client_timeout_s = client_timeout_s
         super().__init__(address, handler)
 
     @property
@@ -44,8 +54,21 @@ class Server(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Answer even an unparsable request line with a status line (http.server
+    # would otherwise treat it as HTTP/0.9 and send a bare body).
+    default_request_version = "HTTP/1.1"
     server_version = "lambda-sandbox"
     sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without NODELAY, Nagle's
+        # algorithm meets the client's delayed ACK and adds ~40 ms per reply.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        timeout = getattr(self.server, "client_timeout_s", None)
+        if timeout is not None:
+            self.connection.settimeout(timeout)
 
     def parse_request(self) -> bool:
         self.body_consumed = False

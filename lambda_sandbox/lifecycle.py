@@ -490,11 +490,15 @@ class Lifecycle:
         self._emit(AnswerInvoker(current.request_id, "error" if event.is_error else "response"))
 
     def _on_InitErrorReported(self, event: InitErrorReported) -> None:
-        if self.phase is not Phase.INIT:
-            raise Refused(403, "InvalidStateTransition", "init/error is accepted only during init")
         if event.source != RUNTIME:
             self._extension(event.source)
-        self._fail_init("error", event.error_type, "init-error", None)
+        if self.phase is not Phase.INIT:
+            raise Refused(403, "InvalidStateTransition", "init/error is accepted only during init")
+        if event.source == RUNTIME:
+            self._fail_init("error", event.error_type, "init-error", None)
+        else:
+            name = self.extensions[event.source].name
+            self._fail_init("error", event.error_type, "failure", f"extension {name} failed init")
 
     def _on_ExitErrorReported(self, event: ExitErrorReported) -> None:
         self._extension(event.extension_id)

@@ -29,6 +29,7 @@ from lambda_sandbox.eventlog import Console, EventLog
 from lambda_sandbox.http_common import Server
 from lambda_sandbox.processes import Child, Supervisor
 from lambda_sandbox.runtime_api import RuntimeApiHandler
+from lambda_sandbox.timers import TimerWheel
 
 log = logging.getLogger("lambda_sandbox")
 
@@ -60,6 +61,7 @@ class Sandbox:
         self._stopping = False
         self._async: Deque[Invocation] = collections.deque()
         self._supervisor = Supervisor(on_output=self._on_output, on_exit=self._on_exit)
+        self._timers = TimerWheel()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -173,12 +175,14 @@ class Sandbox:
             self.event_log,
             self.console,
             self._supervisor,
+            self._timers,
         )
         port = self.config.runtime_api_port
         server = Server(
             (self.config.runtime_api_host, port + index if port else 0),
             RuntimeApiHandler,
             environment,
+            self.config.client_timeout_s,
         )
         environment.runtime_api_address = server.address
         threading.Thread(

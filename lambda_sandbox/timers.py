@@ -1,0 +1,43 @@
+"""One thread for every timer of the sandbox.
+
+The lifecycle starts a timer per invocation (its timeout) and per idle
+period; a ``threading.Timer`` each would mean hundreds of live threads under
+load. Timers are never cancelled here: the lifecycle ignores a timer whose
+token it no longer holds, so a stale one firing is harmless.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from typing import Callable, List, Tuple
+
+log = logging.getLogger("lambda_sandbox")
+
+
+class TimerWheel:
+    def __init__(self) -> None:
+        self._heap: List[Tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._cond = threading.Condition()
+        threading.Thread(target=self._run, name="timers", daemon=True).start()
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + delay_s, next(self._order), callback))
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                _, _, callback = heapq.heappop(self._heap)
+            try:
+                callback()
+            except Exception:  # a timer must never take the others down with it
+                log.exception("timer callback failed")
