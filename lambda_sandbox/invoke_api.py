@@ -29,6 +29,9 @@ INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 LOG_TYPES = ("None", "Tail")
 TAIL_BYTES = 4096
 TAIL_WAIT_S = 2.0
+# Media types that cannot carry a JSON document. Anything else (none at all,
+# application/json, curl's form default, octet-stream from SDKs) is parsed.
+NON_JSON_MEDIA_TYPES = ("multipart/", "image/", "audio/", "video/", "font/")
 
 
 def trace_id() -> str:
@@ -113,6 +116,13 @@ class InvokeApiHandler(Handler):
             )
         except BadBody as bad:
             return service_error(400, "InvalidRequestContentException", str(bad))
+        media_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if media_type.startswith(NON_JSON_MEDIA_TYPES):
+            return service_error(
+                415,
+                "UnsupportedMediaTypeException",
+                f"The content type of the Invoke request body is not JSON ({media_type}).",
+            )
         if not payload.strip():
             payload = b"{}"
         try:
