@@ -52,20 +52,30 @@ class Cell:
     env: Tuple[Tuple[str, str], ...]
     expectation: Expectation
     scenario_file: Path
+    # Messages the function buffers per invocation when the cell is judged at
+    # the broker too (scenario key `broker.messages_per_invocation`); 0: it is not.
+    broker_messages: int = 0
 
     @property
     def id(self) -> str:
-        return "-".join(
-            (
-                f"py{self.python}",
-                self.runtime_client,
-                self.runtime_client_version,
-                f"env_{self.execution_env or 'unset'}",
-                self.extension,
-                self.strategy,
-                self.trigger,
-            )
-        )
+        parts = [
+            f"py{self.python}",
+            self.runtime_client,
+            self.runtime_client_version,
+            f"env_{self.execution_env or 'unset'}",
+            self.extension,
+            self.strategy,
+            self.trigger,
+        ]
+        if self.broker_messages:
+            # Another function at the same matrix point: its own cell.
+            parts.append("broker")
+        return "-".join(parts)
+
+    @property
+    def messages_expected(self) -> int:
+        """What reaches the broker when the cleanup runs (0 unless judged at the broker)."""
+        return self.invocations * self.broker_messages
 
     @property
     def variant(self) -> Tuple[str, str, str, str, str]:

@@ -29,6 +29,10 @@ AWSLAMBDARIC_PINS: Dict[str, str] = {
 # so that the legacy client is the same code everywhere.
 REQUESTS_PIN = "2.31.0"
 
+# The AMQP client for cells judged at the broker (function/outbox.py) and for
+# the sandbox's AMQP consumer: pure Python, installs on CPython 3.7 to 3.13.
+PIKA_PIN = "1.3.2"
+
 LEGACY_RUNTIME = PROJECT_ROOT / "function" / "legacy_runtime.py"
 
 
@@ -64,11 +68,12 @@ def resolve_version(spec: ClientSpec, python: str) -> Optional[str]:
     return spec.version or AWSLAMBDARIC_PINS.get(python)
 
 
-def requirements(client: str, version: str) -> Tuple[str, ...]:
-    """The pip requirements of a venv that runs ``client`` at ``version``."""
+def requirements(client: str, version: str, broker: bool = False) -> Tuple[str, ...]:
+    """The pip requirements of a venv that runs ``client`` at ``version`` (and pika)."""
+    extra = (f"pika=={PIKA_PIN}",) if broker else ()
     if client == "legacy":
-        return (f"requests=={version.split('-', 1)[1]}",)
-    return (f"awslambdaric=={version}",)
+        return (f"requests=={version.split('-', 1)[1]}", *extra)
+    return (f"awslambdaric=={version}", *extra)
 
 
 def runtime_command(client: str, python: Path, handler: str) -> List[str]:

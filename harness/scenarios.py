@@ -14,6 +14,8 @@ cleanup_marker = "[runtime] SIGTERM received: cleaning up"
 invocations = 1                       # optional, default 1
 idle_timeout_s = 1                    # optional: the idle trigger's timeout
 extensions_dir = "function/extensions"  # optional: default <function_dir>/extensions
+[broker]                              # optional: also judge the cell at the AMQP broker
+messages_per_invocation = 10          # the function buffers this many per invocation
 [env]                                 # optional: extra environment for the sandbox
 [matrix]
 python = ["3.7", "3.8", "3.12"]
@@ -63,7 +65,9 @@ TOP_KEYS = (
     "matrix",
     "expect",
     "override",
+    "broker",
 )
+BROKER_KEYS = ("messages_per_invocation",)
 EXPECT_KEYS = ("cleanup", "reason", "source")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -99,6 +103,7 @@ class Scenario:
     matrix: Tuple[Tuple[str, Tuple[str, ...]], ...]  # in MATRIX_KEYS order
     expect: Expectation
     overrides: Tuple[Override, ...]
+    broker_messages: int = 0  # [broker] messages_per_invocation; 0: not judged at the broker
 
 
 class _Checker:
@@ -267,6 +272,7 @@ def parse_scenario(path: Path, text: str) -> Scenario:
     check.no_unknown("expect", expect_raw, EXPECT_KEYS)
     expect = check.expectation("expect", expect_raw)
     overrides = _overrides(check, data.get("override", []), matrix)
+    broker_messages = _broker(check, data)
 
     return Scenario(
         path=path,
@@ -282,7 +288,19 @@ def parse_scenario(path: Path, text: str) -> Scenario:
         matrix=tuple((key, matrix[key]) for key in MATRIX_KEYS),
         expect=expect,
         overrides=overrides,
+        broker_messages=broker_messages,
     )
+
+
+def _broker(check: _Checker, data: Mapping[str, Any]) -> int:
+    if "broker" not in data:
+        return 0
+    table = check.table("broker", data["broker"])
+    check.no_unknown("broker", table, BROKER_KEYS)
+    count = check.required(table, "messages_per_invocation", "broker.")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
+        raise check.fail("broker.messages_per_invocation", "an integer from 1 to 10000", count)
+    return count
 
 
 def expected_for(scenario: Scenario, values: Mapping[str, str]) -> Expectation:
@@ -326,6 +344,7 @@ def expand(scenario: Scenario) -> List[Cell]:
                 env=scenario.env,
                 expectation=expected_for(scenario, values),
                 scenario_file=scenario.path,
+                broker_messages=scenario.broker_messages,
             )
         )
     return cells

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
+from harness.broker import BrokerObservation
 from harness.cells import Cell
 from harness.judge import Observation
 
@@ -144,12 +145,48 @@ def _signals(cell: Cell, seen: Observation) -> List[str]:
     return reasons
 
 
-def decide(cell: Cell, seen: Observation, run_problem: Optional[str] = None) -> Verdict:
-    """pass when the cell ran, its cleanup matched the declaration and the signals the rule."""
+def _broker(cell: Cell, at_broker: Optional[BrokerObservation]) -> List[str]:
+    """A broker-judged cell: every message and a clean close exactly when cleanup is declared."""
+    if not cell.broker_messages:
+        return []
+    if at_broker is None:
+        return ["the cell is judged at the broker, but nothing was observed there"]
+    reasons = [f"broker: {p}" for p in at_broker.problems]
+    want = cell.expectation
+    expected, delivered = at_broker.messages_expected, at_broker.messages_delivered
+    if delivered is not None:
+        if want.cleanup and delivered != expected:
+            reasons.append(
+                f"expected all {expected} buffered messages at the broker, {delivered} arrived "
+                f"(declared: {want.reason} [{want.source}])"
+            )
+        if not want.cleanup and delivered >= expected:
+            reasons.append(
+                f"expected the buffered messages to be lost, yet {delivered} of {expected} "
+                f"arrived (declared: {want.reason} [{want.source}])"
+            )
+    clean = at_broker.connection_closed_cleanly
+    if clean is not None and clean != want.cleanup:
+        reasons.append(
+            f"expected the broker to see the connection {'closed' if want.cleanup else 'dropped'}"
+            f", it logged: {at_broker.close_detail}"
+        )
+    return reasons
+
+
+def decide(
+    cell: Cell,
+    seen: Observation,
+    run_problem: Optional[str] = None,
+    at_broker: Optional[BrokerObservation] = None,
+) -> Verdict:
+    """pass when the cell ran, its cleanup matched the declaration and the signals the rule
+    (and, for a broker-judged cell, the broker saw what the declaration implies)."""
     reasons: List[str] = []
     if run_problem:
         reasons.append(run_problem)
     reasons += _lifecycle(cell, seen)
     reasons += _cleanup(cell, seen)
     reasons += _signals(cell, seen)
+    reasons += _broker(cell, at_broker)
     return Verdict(status="fail" if reasons else "pass", reasons=tuple(reasons))

@@ -142,7 +142,9 @@ def describe_uri(uri: str) -> str:
     return parts._replace(netloc=f"{user}:***@{netloc}").geturl()
 
 
-def backoff_delays(first_s: float = 0.5, factor: float = 2.0, cap_s: float = 8.0) -> Iterator[float]:
+def backoff_delays(
+    first_s: float = 0.5, factor: float = 2.0, cap_s: float = 8.0
+) -> Iterator[float]:
     """Seconds to wait before each reconnection attempt: 0.5, 1, 2, 4, 8, 8, ..."""
     delay = first_s
     while True:
@@ -242,7 +244,10 @@ def environment_did_not_run(result: InvokeResult) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
+    """``Type: message``; pika nests the cause in args (and its str() may be empty)."""
     text = str(exc)
+    if not text and exc.args:
+        text = "; ".join(repr(arg) if not isinstance(arg, str) else arg for arg in exc.args)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -320,6 +325,10 @@ class AmqpConsumer:
             self._event_log.write("amqp.unavailable", reason=reason)
             return
         self._pika = pika
+        if not log.isEnabledFor(logging.DEBUG):
+            # pika narrates every connection step at INFO and every failure at
+            # ERROR; the lines this module writes say what matters.
+            logging.getLogger("pika").setLevel(logging.CRITICAL)
         while not self._stopping.is_set():
             try:
                 self._serve()

@@ -156,7 +156,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OSError as exc:
         print(f"amqp_invoke: {args.payload}: {exc.strerror}", file=sys.stderr)
         return 2
-    for what, text in (("payload", payload.decode("utf-8", "replace")), ("client context", args.client_context)):
+    for what, text in (
+        ("payload", payload.decode("utf-8", "replace")),
+        ("client context", args.client_context),
+    ):
         if text is None:
             continue
         try:
@@ -184,7 +187,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         lines = [f"< correlation_id: {reply.correlation_id}"]
         lines += [f"< {key}: {value}" for key, value in sorted(reply.headers.items())]
     elif reply.failed:
-        lines = [f"< {key}: {reply.headers[key]}" for key in (HEADER_FUNCTION_ERROR, HEADER_ERROR_TYPE) if key in reply.headers]
+        lines = [
+            f"< {key}: {reply.headers[key]}"
+            for key in (HEADER_FUNCTION_ERROR, HEADER_ERROR_TYPE)
+            if key in reply.headers
+        ]
     for line in lines:
         print(line, file=sys.stderr)
     sys.stdout.write(reply.body.decode("utf-8", "replace") + "\n")

@@ -130,7 +130,10 @@ class ProcessBackend:
         if interpreter is None:
             raise CellSkipped(where_searched(cell.python))
         venv = ensure_venv(
-            interpreter, requirements(cell.runtime_client, cell.runtime_client_version)
+            interpreter,
+            requirements(
+                cell.runtime_client, cell.runtime_client_version, broker=bool(cell.broker_messages)
+            ),
         )
         python = venv_python(venv)
 
