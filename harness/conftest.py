@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 import tomllib
@@ -34,7 +34,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 CELLS = pytest.StashKey[List[Cell]]()
 SESSION = pytest.StashKey[str]()
-BACKEND = pytest.StashKey[str]()
+BACKENDS = pytest.StashKey[Tuple[str, ...]]()
 BACKEND_NOTE = pytest.StashKey[str]()
 STARTED = pytest.StashKey[float]()
 SUMMARY = pytest.StashKey[List[str]]()
@@ -84,15 +84,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if _is_worker(config):
         worker: Any = config.workerinput  # type: ignore[attr-defined]  # set by xdist
         config.stash[SESSION] = str(worker["lab_session"])
-        config.stash[BACKEND] = str(worker["lab_backend"])
+        config.stash[BACKENDS] = tuple(str(worker["lab_backends"]).split(","))
         config.stash[STARTED] = float(worker["lab_started"])
         return
     try:
-        name, note = backends.choose(config.getoption("backend"), backends.docker_engine_answers)
+        names, note = backends.choose(config.getoption("backend"), backends.docker_engine_answers)
     except backends.BackendUnavailable as err:
         raise pytest.UsageError(str(err)) from None
     config.stash[SESSION] = uuid.uuid4().hex[:12]
-    config.stash[BACKEND] = name
+    config.stash[BACKENDS] = names
     config.stash[BACKEND_NOTE] = note
     config.stash[STARTED] = time.time()
 
@@ -102,7 +102,7 @@ def pytest_configure_node(node: Any) -> None:
     """xdist: hand each worker the controller's session label and backend."""
     config = node.config
     node.workerinput["lab_session"] = config.stash[SESSION]
-    node.workerinput["lab_backend"] = config.stash[BACKEND]
+    node.workerinput["lab_backends"] = ",".join(config.stash[BACKENDS])
     node.workerinput["lab_started"] = config.stash[STARTED]
 
 
@@ -110,8 +110,9 @@ def pytest_report_header(config: pytest.Config) -> List[str]:
     if BACKEND_NOTE not in config.stash:
         return []
     cells = config.stash[CELLS]
+    names: Tuple[str, ...] = config.stash[BACKENDS]
     return [
-        f"lab: backend {config.stash[BACKEND]} ({config.stash[BACKEND_NOTE]})",
+        f"lab: backend {' + '.join(names)} ({config.stash[BACKEND_NOTE]})",
         f"lab: {len(cells)} cells from {config.getoption('scenarios')}; "
         f"results -> {config.getoption('results')}; session label {config.stash[SESSION]}",
     ]
@@ -120,7 +121,11 @@ def pytest_report_header(config: pytest.Config) -> List[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "cell" in metafunc.fixturenames:
         cells = metafunc.config.stash[CELLS]
-        metafunc.parametrize("cell", cells, ids=[c.id for c in cells])
+        names = metafunc.config.stash[BACKENDS]
+        # One backend: ids are the cells'; several: each id says its backend.
+        cases = [(name, cell) for name in names for cell in cells]
+        ids = [cell.id if len(names) == 1 else f"{name}-{cell.id}" for name, cell in cases]
+        metafunc.parametrize(("backend_name", "cell"), cases, ids=ids)
 
 
 def _results_dir(config: pytest.Config) -> Path:
@@ -136,6 +141,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if cells_dir.exists():
         shutil.rmtree(cells_dir)
     cells_dir.mkdir(parents=True)
+    if "docker" in config.stash[BACKENDS]:
+        _sweep_containers(session="", running=False)  # stopped leftovers of earlier runs
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -143,6 +150,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_worker(config) or config.option.collectonly or BACKEND_NOTE not in config.stash:
         return
     leftovers = sweep.sweep(config.stash[SESSION] + "/")
+    names: Tuple[str, ...] = config.stash[BACKENDS]
+    containers = _sweep_containers(config.stash[SESSION], running=True) if "docker" in names else []
     results_dir = _results_dir(config)
     results = read_results(results_dir / "cells")
     meta = RunMeta(
@@ -150,7 +159,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         tool_version=_tool_version(),
         platform=platform.platform(),
         host_python=f"CPython {platform.python_version()}",
-        backend=config.stash[BACKEND],
+        backend=" + ".join(names),
         backend_note=config.stash[BACKEND_NOTE],
         started=config.stash[STARTED],
         ended=time.time(),
@@ -160,6 +169,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     lines = [f"lab: {len(results)} cell results -> " + ", ".join(str(p) for p in written)]
     if leftovers:
         lines.insert(0, f"lab: killed leftover processes {leftovers}")
+    if containers:
+        lines.insert(0, f"lab: removed leftover containers {containers}")
     config.stash[SUMMARY] = lines
 
 
@@ -182,11 +193,30 @@ def _command(config: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def lab_backend(request: pytest.FixtureRequest) -> Backend:
+def lab_backends(request: pytest.FixtureRequest) -> Dict[str, Backend]:
     config = request.config
-    return backends.create(
-        config.stash[BACKEND], _results_dir(config) / "cells", config.stash[SESSION]
-    )
+    cells_dir = _results_dir(config) / "cells"
+    return {
+        name: backends.create(name, cells_dir / name, config.stash[SESSION])
+        for name in config.stash[BACKENDS]
+    }
+
+
+def _sweep_containers(session: str, running: bool) -> List[str]:
+    """Remove the lab's containers of ``session`` (all sessions: ""); their names."""
+    from harness import dockerbuild
+    from harness.backends.docker import sweep_containers
+
+    try:
+        engine = dockerbuild.client(timeout_s=30)
+    except dockerbuild.ImageBuildError:
+        return []
+    try:
+        removed = sweep_containers(engine, session, running=running)
+        dockerbuild.prune_dangling(engine)
+    finally:
+        engine.close()
+    return removed
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from harness.cells import Cell
-from harness.judge import Observation
+from harness.judge import DEFAULT_MARKER, Observation
 from harness.verdicts import Verdict
 
 
@@ -49,6 +49,19 @@ class CellResult:
     output_log: Optional[str]
     started: float
     ended: float
+    # The line the judge looked for; the HTML timeline marks it. Defaulted so
+    # that results written before it was recorded still load.
+    cleanup_marker: str = DEFAULT_MARKER
+    # Broker-judged cells only (harness/broker.py); absent from other cells' JSON.
+    messages_expected: Optional[int] = None
+    messages_delivered: Optional[int] = None
+    connection_closed_cleanly: Optional[bool] = None
+    connection_close: Optional[str] = None  # the broker's words for how it ended
+
+    @property
+    def key(self) -> str:
+        """Unique within a run: the same cell may run on several backends."""
+        return f"{self.backend}/{self.id}"
 
     @property
     def variant(self) -> Tuple[str, str, str, str, str]:
@@ -65,6 +78,9 @@ class CellResult:
         data["signals"] = list(self.signals)
         data["reasons"] = list(self.reasons)
         data["elapsed_s"] = round(self.ended - self.started, 3)
+        if self.messages_expected is None:
+            for key in BROKER_FIELDS:
+                del data[key]
         return data
 
     @classmethod
@@ -89,6 +105,7 @@ def _cell_fields(cell: Cell) -> Dict[str, Any]:
         "expected_cleanup": cell.expectation.cleanup,
         "expected_reason": cell.expectation.reason,
         "expected_source": cell.expectation.source,
+        "cleanup_marker": cell.cleanup_marker,
     }
 
 
@@ -154,6 +171,12 @@ def not_observed(
     )
 
 
+BROKER_FIELDS = (
+    "messages_expected",
+    "messages_delivered",
+    "connection_closed_cleanly",
+    "connection_close",
+)
 RESULT_FILE = "verdict.json"
 
 
@@ -170,8 +193,8 @@ def write_result(cells_dir: Path, result: CellResult) -> Path:
 
 
 def read_results(cells_dir: Path) -> List[CellResult]:
-    """Every result written under ``cells_dir``, ordered by id."""
+    """Every result written below ``cells_dir`` (``<backend>/<id>/``), ordered by path."""
     results = []
-    for path in sorted(cells_dir.glob(f"*/{RESULT_FILE}")):
+    for path in sorted(cells_dir.rglob(RESULT_FILE)):
         results.append(CellResult.from_json(json.loads(path.read_text(encoding="utf-8"))))
     return results

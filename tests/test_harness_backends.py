@@ -27,20 +27,28 @@ def never() -> bool:
     raise AssertionError("the engine must not be asked")
 
 
-def test_choose() -> None:
-    assert choose("process", never) == ("process", "requested with --backend")
-    name, note = choose("auto", never)
-    assert name == "process" and "not implemented yet" in note
-    with pytest.raises(BackendUnavailable, match="not implemented yet; use --backend process"):
-        choose("docker", never)
+def test_choose_resolves_backend_option_to_backends() -> None:
+    assert choose("process", never) == (("process",), "requested with --backend")
+    assert choose("docker", never)[0] == ("docker",), "an explicit docker is tried, not guessed"
     with pytest.raises(BackendUnavailable, match="expected one of"):
         choose("podman", never)
-    both = ("process", "docker")
-    assert choose("auto", lambda: True, both)[0] == "docker"
-    assert choose("auto", lambda: False, both) == (
-        "process",
-        "auto: no Docker engine answers, so process",
+    assert choose("auto", lambda: True) == (("docker",), "auto: a Docker engine answers")
+    assert choose("auto", lambda: False) == (
+        ("process",),
+        "auto: no Docker engine answers, so process only",
     )
+    assert choose("all", lambda: True) == (
+        ("process", "docker"),
+        "all: both backends, side by side",
+    )
+    assert choose("all", lambda: False)[0] == ("process",)
+
+
+def test_choose_without_a_docker_backend_falls_back_to_process() -> None:
+    names, note = choose("auto", lambda: True, ("process",))
+    assert names == ("process",) and "not implemented" in note
+    with pytest.raises(BackendUnavailable, match="not implemented yet; use --backend process"):
+        choose("docker", never, ("process",))
 
 
 def test_sandbox_env_is_built_from_the_cell_only(tmp_path: Path) -> None:
