@@ -7,6 +7,8 @@ log: the interval from the runtime's SIGTERM to its SIGKILL, and from the
 sandbox receiving SIGTERM to the runtime being sent it.
 
     python -m bench.shutdown_fidelity [--runs 20] [--python 3.12] [--json PATH]
+
+``python -m bench`` runs it too, with the other benchmarks (results/bench.json).
 """
 
 from __future__ import annotations
@@ -72,26 +74,19 @@ def summarise(samples: List[Dict[str, float]], key: str) -> Dict[str, float]:
     }
 
 
-def main(argv: List[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--python", default="3.12", choices=sorted(AWSLAMBDARIC_PINS))
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    interpreter = find_interpreter(args.python)
+def run(python_version: str, runs: int) -> Dict[str, Any]:
+    """``runs`` shutdowns per rule under CPython ``python_version``; LookupError without it."""
+    interpreter = find_interpreter(python_version)
     if interpreter is None:
-        print(f"error: {where_searched(args.python)}", file=sys.stderr)
-        return 2
+        raise LookupError(where_searched(python_version))
     python = venv_python(
-        ensure_venv(interpreter, [f"awslambdaric=={AWSLAMBDARIC_PINS[args.python]}"])
+        ensure_venv(interpreter, [f"awslambdaric=={AWSLAMBDARIC_PINS[python_version]}"])
     )
-    report: Dict[str, Any] = {"python": interpreter.full_version, "runs": args.runs, "rules": {}}
+    report: Dict[str, Any] = {"python": interpreter.full_version, "runs": runs, "rules": {}}
     with tempfile.TemporaryDirectory(prefix="shutdown-fidelity-") as tmp:
         for rule, (limit_ms, _, _) in RULES.items():
             samples = []
-            for n in range(args.runs):
+            for n in range(runs):
                 workdir = Path(tmp) / f"{rule}-{n}"
                 workdir.mkdir()
                 samples.append(one_shutdown(python, rule, workdir))
@@ -101,18 +96,40 @@ def main(argv: List[str] | None = None) -> int:
                 "deviation_ms": summarise(samples, "deviation_ms"),
                 "sandbox_to_runtime_term_ms": summarise(samples, "sandbox_to_runtime_term_ms"),
             }
-    print(f"shutdown fidelity: CPython {report['python']}, {args.runs} shutdowns per rule")
-    print(
-        f"{'rule':<15}{'limit':>7}{'median':>10}{'worst dev':>11}{'range':>20}{'SIGTERM relay':>16}"
-    )
+    return report
+
+
+def table(report: Dict[str, Any]) -> List[str]:
+    lines = [
+        f"shutdown fidelity: CPython {report['python']}, {report['runs']} shutdowns per rule",
+        f"{'rule':<15}{'limit':>7}{'median':>10}{'worst dev':>11}{'range':>20}"
+        f"{'SIGTERM relay':>16}",
+    ]
     for rule, figures in report["rules"].items():
         kill = figures["term_to_kill_ms"]
         relay = figures["sandbox_to_runtime_term_ms"]
-        print(
+        lines.append(
             f"{rule:<15}{figures['limit_ms']:>7}{kill['median']:>10.1f}"
             f"{figures['deviation_ms']['worst']:>+11.1f}"
             f"{kill['min']:>10.1f}-{kill['max']:<9.1f}{relay['median']:>10.2f} ms med"
         )
+    return lines
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--python", default="3.12", choices=sorted(AWSLAMBDARIC_PINS))
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    try:
+        report = run(args.python, args.runs)
+    except LookupError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(table(report)))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")

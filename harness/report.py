@@ -7,54 +7,36 @@ variant, a column per Python, each cell saying whether the cleanup ran.
 
 from __future__ import annotations
 
-import datetime as _dt
-import html
 import json
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from harness.bench_report import render_bench_markdown
+from harness.broker_report import render_broker_markdown
+from harness.report_html import render_report_html
 from harness.results import CellResult
+from harness.runmeta import RunMeta, counts, iso, ordered, pyver
+
+__all__ = [
+    "REPORT_VERSION",
+    "RunMeta",
+    "counts",
+    "ordered",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "rewrite_report",
+    "write_report",
+]
 
 REPORT_VERSION = "1"
+BENCH_FILE = "bench.json"
 TRIGGER_TITLES = {
     "stop": "Trigger `stop`: SIGTERM to the sandbox (container stop)",
     "idle": "Trigger `idle`: the idle environment is reaped",
 }
-
-
-@dataclass(frozen=True)
-class RunMeta:
-    tool: str
-    tool_version: str
-    platform: str
-    host_python: str
-    backend: str
-    backend_note: str
-    started: float
-    ended: float
-    command: str
-
-
-def _iso(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _pyver(version: str) -> Tuple[int, ...]:
-    return tuple(int(p) for p in version.split(".") if p.isdigit())
-
-
-def ordered(results: Sequence[CellResult]) -> List[CellResult]:
-    return sorted(results, key=lambda r: (r.variant, r.trigger, _pyver(r.python)))
-
-
-def counts(results: Sequence[CellResult]) -> Dict[str, int]:
-    out = {"pass": 0, "fail": 0, "skipped": 0}
-    for r in results:
-        out[r.verdict] = out.get(r.verdict, 0) + 1
-    return out
 
 
 def render_json(results: Sequence[CellResult], meta: RunMeta) -> Dict[str, Any]:
@@ -67,8 +49,8 @@ def render_json(results: Sequence[CellResult], meta: RunMeta) -> Dict[str, Any]:
         "backend": meta.backend,
         "backend_note": meta.backend_note,
         "command": meta.command,
-        "start": _iso(meta.started),
-        "end": _iso(meta.ended),
+        "start": iso(meta.started),
+        "end": iso(meta.ended),
         "elapsed_s": round(meta.ended - meta.started, 3),
         "summary": counts(results),
         "cells": [r.to_json() for r in ordered(results)],
@@ -95,47 +77,96 @@ def _variant_label(variant: Tuple[str, str, str, str, str]) -> List[str]:
 
 def _table(results: Sequence[CellResult], trigger: str) -> List[str]:
     rows = [r for r in results if r.trigger == trigger]
-    pythons = sorted({r.python for r in rows}, key=_pyver)
+    pythons = sorted({r.python for r in rows}, key=pyver)
+    several = len({r.backend for r in results}) > 1
     head = ["scenario", "client", "AWS_EXECUTION_ENV", "extension", "strategy"]
     lines = [
         "| " + " | ".join(head + [f"Python {p}" for p in pythons]) + " |",
         "|" + "---|" * (len(head) + len(pythons)),
     ]
-    variants: Dict[Tuple[str, str, str, str, str], Dict[str, CellResult]] = {}
+    variants: Dict[Tuple[str, str, str, str, str], Dict[str, List[CellResult]]] = {}
     for r in ordered(rows):
-        variants.setdefault(r.variant, {})[r.python] = r
+        variants.setdefault(r.variant, {}).setdefault(r.python, []).append(r)
     for variant, by_python in variants.items():
-        cells = [_word(by_python[p]) if p in by_python else "—" for p in pythons]
+        cells = []
+        for p in pythons:
+            found = sorted(by_python.get(p, []), key=lambda r: r.backend)
+            if not found:
+                cells.append("—")
+            elif several:
+                # Both backends' verdicts side by side in one cell.
+                cells.append("<br>".join(f"{r.backend}: {_word(r)}" for r in found))
+            else:
+                cells.append(_word(found[0]))
         lines.append("| " + " | ".join(_variant_label(variant) + cells) + " |")
     return lines
+
+
+def backend_disagreements(results: Sequence[CellResult]) -> Tuple[int, List[str]]:
+    """Cells run on several backends: how many, and a line for each that disagrees."""
+    by_id: Dict[str, List[CellResult]] = {}
+    for r in results:
+        if r.verdict != "skipped":
+            by_id.setdefault(r.id, []).append(r)
+    pairs = {k: v for k, v in by_id.items() if len({r.backend for r in v}) > 1}
+    lines = []
+    for cell_id, runs in sorted(pairs.items()):
+        if len({(r.observed_cleanup, r.verdict, r.killed, r.sigterm_sent) for r in runs}) > 1:
+            what = "; ".join(
+                f"{r.backend}: cleanup {'ran' if r.observed_cleanup else 'lost'}, "
+                f"SIGTERM sent {r.sigterm_sent}, killed {r.killed}, verdict {r.verdict}"
+                for r in sorted(runs, key=lambda r: r.backend)
+            )
+            lines.append(f"- `{cell_id}`: {what}")
+    return len(pairs), lines
 
 
 def _ms(value: Any) -> str:
     return "—" if value is None else f"{value:.0f}"
 
 
-def render_markdown(results: Sequence[CellResult], meta: RunMeta) -> str:
+def render_markdown(
+    results: Sequence[CellResult], meta: RunMeta, bench: Optional[Mapping[str, Any]] = None
+) -> str:
     rs = ordered(results)
     n = counts(rs)
     out = [
         "# Does the SIGTERM cleanup run when Lambda shuts the environment down?",
         "",
         f"{len(rs)} cells: {n['pass']} pass, {n['fail']} fail, {n['skipped']} skipped. "
-        f"Backend: {meta.backend} ({meta.backend_note}). Run {_iso(meta.started)} to "
-        f"{_iso(meta.ended)}.",
+        f"Backend: {meta.backend} ({meta.backend_note}). Run {iso(meta.started)} to "
+        f"{iso(meta.ended)}.",
         "",
         "Each entry says whether the runtime printed the cleanup line after the shutdown "
         "began; ✓ means that is what the scenario declared (from FACTS.md), ✗ means it is "
-        "not. A cell also fails when the sandbox's signals break Lambda's shutdown rule.",
+        "not. A cell also fails when the sandbox's signals break Lambda's shutdown rule. "
+        "`report.html` draws the same as coloured grids and a timeline per cell.",
     ]
     for trigger in [t for t in TRIGGER_TITLES if any(r.trigger == t for r in rs)]:
         out += ["", f"## {TRIGGER_TITLES[trigger]}", "", *_table(rs, trigger)]
+    compared, disagreements = backend_disagreements(rs)
+    if compared:
+        out += ["", "## Backends compared", ""]
+        if disagreements:
+            out += [
+                f"{len(disagreements)} of {compared} cells that ran on more than one backend "
+                "disagree. Each is a finding: the same sandbox and function behaved "
+                "differently in a container and on the host.",
+                "",
+                *disagreements,
+            ]
+        else:
+            out.append(
+                f"All {compared} cells that ran on more than one backend agree: the same "
+                "cleanup outcome, signals and verdict in a container and on the host."
+            )
+    out += render_broker_markdown(rs)
 
     problems = [r for r in rs if r.verdict != "pass"]
     if problems:
         out += ["", "## Failed and skipped cells", ""]
         for r in problems:
-            out.append(f"- `{r.id}` ({r.verdict}): " + "; ".join(r.reasons))
+            out.append(f"- `{r.key}` ({r.verdict}): " + "; ".join(r.reasons))
 
     out += ["", "## Why each outcome is expected", ""]
     seen: Dict[Tuple[str, bool, str, str], List[str]] = {}
@@ -165,18 +196,21 @@ def render_markdown(results: Sequence[CellResult], meta: RunMeta) -> str:
         )
         evidence = f"[events]({r.event_log})" if r.event_log else "—"
         out.append(
-            f"| `{r.id}` | {r.shutdown_rule or '—'} | {r.sigterm_sent} | "
+            f"| `{r.key}` | {r.shutdown_rule or '—'} | {r.sigterm_sent} | "
             f"{_ms(r.ms_sigterm_to_cleanup)} | {_ms(r.ms_sigterm_to_exit)} | {r.killed} | "
             f"{signals} | {evidence} |"
         )
 
+    if bench:
+        out += ["", *render_bench_markdown(bench)]
+
     versions = sorted(
-        {(r.python, r.python_full_version or "not found") for r in rs}, key=lambda v: _pyver(v[0])
+        {(r.python, r.python_full_version or "not found") for r in rs}, key=lambda v: pyver(v[0])
     )
     clients = sorted({(r.python, r.runtime_client, r.runtime_client_version) for r in rs})
     out += ["", "## Versions", ""]
     out += [f"- CPython {p}: {full}" for p, full in versions]
-    out += [f"- Python {p}: {c} {v}" for p, c, v in sorted(clients, key=lambda c: _pyver(c[0]))]
+    out += [f"- Python {p}: {c} {v}" for p, c, v in sorted(clients, key=lambda c: pyver(c[0]))]
     out += [
         f"- harness: {meta.tool} {meta.tool_version} on {meta.host_python}, {meta.platform}",
         "",
@@ -186,79 +220,90 @@ def render_markdown(results: Sequence[CellResult], meta: RunMeta) -> str:
         meta.command,
         "```",
         "",
-        "One cell: add `-k '<cell id>'`. Every cell's evidence is under `results/cells/<cell id>/`"
+        "One cell: add `-k '<cell id>'`. Every cell's evidence is under "
+        "`results/cells/<backend>/<cell id>/`"
         " (`events.jsonl` is the sandbox's event log, `output.log` its own output).",
         "",
     ]
     return "\n".join(out)
 
 
-def render_html(results: Sequence[CellResult], meta: RunMeta) -> str:
-    rs = ordered(results)
-    n = counts(rs)
-    cols = [
-        "id",
-        "scenario",
-        "python",
-        "runtime_client",
-        "runtime_client_version",
-        "execution_env",
-        "extension",
-        "strategy",
-        "trigger",
-        "expected_cleanup",
-        "observed_cleanup",
-        "sigterm_sent",
-        "killed",
-        "ms_sigterm_to_cleanup",
-        "ms_sigterm_to_exit",
-        "verdict",
-        "reasons",
-    ]
-    rows = []
-    for r in rs:
-        data = r.to_json()
-        data["reasons"] = "; ".join(r.reasons)
-        tds = "".join(f"<td>{html.escape(str(data[c]))}</td>" for c in cols)
-        link = f'<a href="{html.escape(r.event_log)}">events</a>' if r.event_log else ""
-        link = f"<td>{link}</td>"
-        rows.append(f'<tr class="{r.verdict}">{tds}{link}</tr>')
-    header = "".join(f"<th>{html.escape(c)}</th>" for c in [*cols, "evidence"])
-    return "\n".join(
-        [
-            "<!doctype html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            "<title>SIGTERM lab results</title>",
-            "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}"
-            "tr.pass{background:#e8f6e8}tr.fail{background:#fbe4e4}"
-            "tr.skipped{background:#eee}</style></head><body>",
-            "<h1>Does the SIGTERM cleanup run?</h1>",
-            f"<p>{len(rs)} cells: {n['pass']} pass, {n['fail']} fail, {n['skipped']} skipped. "
-            f"Backend {html.escape(meta.backend)}; {html.escape(_iso(meta.started))} to "
-            f"{html.escape(_iso(meta.ended))}.</p>",
-            f"<table><thead><tr>{header}</tr></thead><tbody>",
-            *rows,
-            "</tbody></table></body></html>",
-            "",
-        ]
-    )
+def render_html(
+    results: Sequence[CellResult],
+    meta: RunMeta,
+    logs: Optional[Mapping[str, Sequence[str]]] = None,
+    bench: Optional[Mapping[str, Any]] = None,
+) -> str:
+    """report.html (see ``harness.report_html``); ``logs`` maps cell ids to event log lines."""
+    return render_report_html(results, meta, logs or {}, bench)
 
 
 def _write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + "-")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a report is for reading
     os.replace(tmp, path)
+
+
+def read_event_logs(results_dir: Path, results: Sequence[CellResult]) -> Dict[str, List[str]]:
+    """Each cell's event log lines, by ``CellResult.key``; cells without a readable log are left out."""
+    logs: Dict[str, List[str]] = {}
+    for r in results:
+        if not r.event_log:
+            continue
+        path = Path(r.event_log)
+        path = path if path.is_absolute() else results_dir / path
+        try:
+            logs[r.key] = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+    return logs
+
+
+def read_bench(results_dir: Path) -> Optional[Dict[str, Any]]:
+    """results/bench.json when a benchmark run left one there."""
+    try:
+        data = json.loads((results_dir / BENCH_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _render_pages(
+    results_dir: Path, results: Sequence[CellResult], meta: RunMeta
+) -> Dict[Path, str]:
+    bench = read_bench(results_dir)
+    logs = read_event_logs(results_dir, results)
+    return {
+        results_dir / "REPORT.md": render_markdown(results, meta, bench),
+        results_dir / "report.html": render_html(results, meta, logs, bench),
+    }
 
 
 def write_report(results_dir: Path, results: Sequence[CellResult], meta: RunMeta) -> List[Path]:
     results_dir.mkdir(parents=True, exist_ok=True)
     outputs = {
         results_dir / "results.json": json.dumps(render_json(results, meta), indent=2) + "\n",
-        results_dir / "REPORT.md": render_markdown(results, meta),
-        results_dir / "report.html": render_html(results, meta),
+        **_render_pages(results_dir, results, meta),
     }
     for path, text in outputs.items():
         _write_atomic(path, text)
     return list(outputs)
+
+
+def rewrite_report(results_dir: Path) -> List[Path]:
+    """Render REPORT.md and report.html again from results.json (e.g. after a benchmark run).
+
+    results.json itself is left as the matrix wrote it; nothing is written
+    when there is none.
+    """
+    try:
+        data = json.loads((results_dir / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    results = [CellResult.from_json(cell) for cell in data.get("cells", [])]
+    pages = _render_pages(results_dir, results, RunMeta.from_results_json(data))
+    for path, text in pages.items():
+        _write_atomic(path, text)
+    return list(pages)

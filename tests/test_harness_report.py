@@ -13,6 +13,7 @@ from harness.report import (
     render_html,
     render_json,
     render_markdown,
+    rewrite_report,
     write_report,
 )
 from harness.results import CellResult, read_results, write_result
@@ -120,8 +121,8 @@ def test_markdown_answer_first_one_table_per_trigger() -> None:
     assert "cleanup runs ✗ (expected no cleanup)" in idle_table
     assert "| Python 3.12 |" not in idle_table  # only the Pythons that ran this trigger
     assert (
-        "`py3.7-awslambdaric-2.2.1-env_unset-internal-signal-stop` (skipped): no CPython 3.7 found"
-        in text
+        "`process/py3.7-awslambdaric-2.2.1-env_unset-internal-signal-stop` (skipped): "
+        "no CPython 3.7 found" in text
     )
     assert "**awslambdaric-internal-signal** → no cleanup: native next (FACTS.md:" in text
     assert "SIGTERM→runtime@0" in text
@@ -129,11 +130,11 @@ def test_markdown_answer_first_one_table_per_trigger() -> None:
     assert META.command in text
 
 
-def test_html_is_a_self_contained_table() -> None:
+def test_html_is_the_grid_page() -> None:
     page = render_html([*RESULTS, result("3.13", reasons=("<script>",))], META)
-    assert page.startswith("<!doctype html>") and "</table>" in page
-    assert page.count('<tr class="pass">') == 4 and page.count('<tr class="fail">') == 1
-    assert "<script>" not in page and "&lt;script&gt;" in page and "http" not in page
+    assert page.startswith("<!doctype html>") and '<table class="grid"' in page
+    assert page.count('class="o o-lost"') == 4 and page.count('class="o o-fail"') == 1
+    assert "<script>" in page and "&lt;script&gt;" in page  # only the page's own script
 
 
 def test_results_round_trip_through_cell_files(tmp_path: Path) -> None:
@@ -143,4 +144,30 @@ def test_results_round_trip_through_cell_files(tmp_path: Path) -> None:
     assert sorted(back, key=lambda r: r.id) == sorted(RESULTS[:3], key=lambda r: r.id)
     written = write_report(tmp_path, back, META)
     assert sorted(p.name for p in written) == ["REPORT.md", "report.html", "results.json"]
+    (tmp_path / "bench.json").write_text(json.dumps({"machine": {"cpu": "Test CPU"}}))
+    before = (tmp_path / "results.json").read_text()
+    rewritten = rewrite_report(tmp_path)
+    assert sorted(p.name for p in rewritten) == ["REPORT.md", "report.html"]
+    assert "## Benchmarks" in (tmp_path / "REPORT.md").read_text()
+    assert "Test CPU" in (tmp_path / "report.html").read_text()
+    assert (tmp_path / "results.json").read_text() == before
+    assert rewrite_report(tmp_path / "nothing-here") == []
     assert json.loads((tmp_path / "results.json").read_text())["summary"]["pass"] == 3
+
+
+def test_both_backends_side_by_side_and_a_disagreement_is_a_finding() -> None:
+    process = RESULTS[1]
+    docker_same = dataclasses.replace(process, backend="docker")
+    agree = render_markdown([process, docker_same], META)
+    word = "cleanup runs" if process.observed_cleanup else "**cleanup lost**"
+    assert f"| docker: {word} ✓<br>process: {word} ✓ |" in agree
+    assert "All 1 cells that ran on more than one backend agree" in agree
+
+    docker_differs = dataclasses.replace(
+        process, backend="docker", observed_cleanup=not process.observed_cleanup, verdict="fail"
+    )
+    differ = render_markdown([process, docker_differs], META)
+    section = differ[differ.index("## Backends compared") :]
+    assert "1 of 1 cells that ran on more than one backend disagree" in section
+    assert f"- `{process.id}`: docker: cleanup" in section
+    assert f"`docker/{process.id}`" in differ and f"`process/{process.id}`" in differ

@@ -1,0 +1,323 @@
+"""The benchmark figures (results/bench.json) as tables: terminal text, Markdown, HTML. Pure.
+
+``python -m bench`` writes bench.json and prints ``render_bench_text``;
+REPORT.md gets ``render_bench_markdown`` as its "Benchmarks" section and
+report.html ``render_bench_html``, whenever a bench.json sits next to them.
+Every figure is shown with the machine it was measured on: absolute times
+on shared machines drift, so each benchmark reports a ratio of two paths
+measured side by side in the same run.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any, List, Mapping, Optional, Sequence
+
+BENCH_VERSION = "1"
+
+# The phases bench.cell_cost splits a cell's wall time into, in order.
+PHASES = {
+    "prepare": "interpreter lookup and venv check before the backend's clock starts",
+    "to_sandbox_start": "Popen or container start to the sandbox's first event",
+    "init": "init.end duration",
+    "invoke": "invoke.end durations",
+    "shutdown": "shutdown.end duration",
+    "sandbox_exit": "last shutdown.end to sandbox.exit",
+    "rest": "the remainder (waits in the harness, the idle timeout)",
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    columns: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    notes: Sequence[str] = ()
+
+
+def _num(value: Any, digits: int = 1, suffix: str = "") -> str:
+    if value is None:
+        return "—"
+    return f"{float(value):,.{digits}f}{suffix}"
+
+
+def _ratio(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.2f}x"
+
+
+def _get(data: Mapping[str, Any], *keys: str) -> Any:
+    value: Any = data
+    for key in keys:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def machine_line(data: Mapping[str, Any]) -> str:
+    m = data.get("machine") or {}
+    return (
+        f"{m.get('cpu', '?')}, {m.get('cpus', '?')} CPUs, {m.get('memory_gb', '?')} GB; "
+        f"{m.get('platform', '?')}; host {m.get('host_python', '?')}; "
+        f"{data.get('start', '?')}{' (--quick)' if data.get('quick') else ''}"
+    )
+
+
+def _invoke_table(b: Mapping[str, Any]) -> Table:
+    paths = b.get("paths") or {}
+    names = {
+        "sandbox": f"sandbox warm invoke ({b.get('client', '?')}, CPython {b.get('python', '?')})",
+        "floor_relay": "floor: stdlib server relaying to a stdlib runtime loop",
+        "floor_round_trips": "floor: two bare stdlib request/response round trips",
+    }
+    base = paths.get("sandbox") or {}
+    rows = []
+    for key, label in names.items():
+        stats = paths.get(key)
+        if not stats:
+            continue
+        ratio_50 = base.get("p50", 0) / stats["p50"] if stats.get("p50") else None
+        ratio_99 = base.get("p99", 0) / stats["p99"] if stats.get("p99") else None
+        rows.append(
+            [
+                label,
+                str(stats.get("n", "?")),
+                _num(stats.get("p50"), 3),
+                _num(stats.get("p99"), 3),
+                _ratio(ratio_50),
+                _ratio(ratio_99),
+            ]
+        )
+    return Table(
+        "Invoke overhead (ms per warm RequestResponse invoke, loopback)",
+        ["path", "invokes", "p50 ms", "p99 ms", "sandbox ÷ path p50", "p99"],
+        rows,
+        [
+            f"{b.get('rounds', '?')} interleaved rounds after {b.get('warmup', '?')} warm-up "
+            "invokes per path; each path runs under the same interpreter, the runtime in its "
+            "own process. The relay floor does the same two HTTP exchanges (Invoke API, "
+            "Runtime API next/response) with nothing else."
+        ],
+    )
+
+
+def _fidelity_table(b: Mapping[str, Any]) -> Table:
+    rows = []
+    for rule, f in (b.get("rules") or {}).items():
+        rows.append(
+            [
+                rule,
+                _num(f.get("limit_ms"), 0),
+                _num(_get(f, "term_to_kill_ms", "median"), 1),
+                _num(_get(f, "deviation_ms", "median"), 1, ""),
+                _num(_get(f, "deviation_ms", "worst"), 1),
+                _num(_get(f, "sandbox_to_runtime_term_ms", "median"), 2),
+                _num(_get(f, "sandbox_to_runtime_term_ms", "worst"), 2),
+            ]
+        )
+    return Table(
+        f"Shutdown fidelity ({b.get('runs', '?')} shutdowns per rule, CPython "
+        f"{b.get('python', '?')}, a runtime that ignores SIGTERM)",
+        [
+            "rule",
+            "limit ms",
+            "SIGTERM→SIGKILL median ms",
+            "deviation median ms",
+            "worst deviation ms",
+            "sandbox→runtime SIGTERM median ms",
+            "worst ms",
+        ],
+        rows,
+    )
+
+
+def _cell_cost_tables(b: Mapping[str, Any]) -> List[Table]:
+    rows = []
+    for c in b.get("cells") or []:
+        parts = c.get("floor_parts_ms") or {}
+        rows.append(
+            [
+                str(c.get("backend")),
+                str(c.get("cell")),
+                str(c.get("runs")),
+                _num(_get(c, "wall_s", "median"), 3),
+                _num(c.get("floor_s"), 3),
+                " + ".join(f"{k} {float(v):.0f}" for k, v in parts.items()),
+                _ratio(c.get("ratio")),
+            ]
+        )
+    tables = [
+        Table(
+            "Cost of a cell (seconds of wall time against its floor)",
+            ["backend", "cell", "runs", "wall s (median)", "floor s", "floor parts ms", "ratio"],
+            rows,
+            [
+                "floor = one interpreter start + the rule's grace window (the observed SIGTERM "
+                "→ runtime exit, at most the limit) + one warm invoke (+ the idle timeout for "
+                "idle cells)"
+            ],
+        )
+    ]
+    phased = [c for c in b.get("cells") or [] if c.get("phases_ms")]
+    if phased:
+        keys = list(PHASES)
+        tables.append(
+            Table(
+                "Where a cell's wall time goes (median ms, from its event log)",
+                ["backend", "rule", *keys],
+                [
+                    [
+                        str(c.get("backend")),
+                        str(c.get("rule")),
+                        *(_num(c["phases_ms"].get(k), 0) for k in keys),
+                    ]
+                    for c in phased
+                ],
+                [
+                    "; ".join(f"{k}: {v}" for k, v in PHASES.items()),
+                ],
+            )
+        )
+    matrix = b.get("matrix")
+    if matrix:
+        mrows = [
+            [
+                str(w.get("workers")),
+                f"{w.get('passed', '?')}/{w.get('cells', '?')}",
+                _num(w.get("wall_s"), 1),
+                _num(w.get("floor_sum_s"), 1),
+                _num(w.get("floor_per_worker_s"), 1),
+                _ratio(w.get("ratio")),
+            ]
+            for w in matrix.get("workers") or []
+        ]
+        tables.append(
+            Table(
+                f"The default matrix by parallel workers ({matrix.get('backend', '?')} backend)",
+                ["workers", "passed", "wall s", "Σ floors s", "Σ floors ÷ workers s", "ratio"],
+                mrows,
+                [f"pytest-xdist -n W on {matrix.get('cpus', '?')} CPUs; wall includes collection."],
+            )
+        )
+    elif b.get("matrix_skipped"):
+        tables[0] = Table(
+            tables[0].title,
+            tables[0].columns,
+            tables[0].rows,
+            [*tables[0].notes, f"matrix by workers: {b['matrix_skipped']}"],
+        )
+    return tables
+
+
+def _cold_table(b: Mapping[str, Any]) -> Table:
+    rows = [
+        [
+            f"{r.get('python')} ({r.get('python_full', '?')})",
+            f"{r.get('client')} {r.get('client_version', '')}".strip(),
+            str(r.get("runs")),
+            _num(_get(r, "init_ms", "median"), 1),
+            f"{_num(_get(r, 'init_ms', 'min'), 1)} to {_num(_get(r, 'init_ms', 'max'), 1)}",
+            _num(_get(r, "import_ms", "median"), 1),
+            _ratio(r.get("ratio")),
+        ]
+        for r in b.get("rows") or []
+    ]
+    return Table(
+        "Cold start: Init Duration (init.end duration_ms) per Python and runtime client",
+        [
+            "Python",
+            "client",
+            "runs",
+            "Init median ms",
+            "range ms",
+            "python -c 'import client' ms",
+            "Init ÷ import",
+        ],
+        rows,
+        [
+            "the function under test (function/app.py), no extension; the floor is a bare "
+            "interpreter importing the same client, timed in the same run"
+        ],
+    )
+
+
+def bench_tables(data: Mapping[str, Any]) -> List[Table]:
+    tables: List[Table] = []
+    if data.get("invoke_overhead"):
+        tables.append(_invoke_table(data["invoke_overhead"]))
+    if data.get("shutdown_fidelity"):
+        tables.append(_fidelity_table(data["shutdown_fidelity"]))
+    if data.get("cell_cost"):
+        tables.extend(_cell_cost_tables(data["cell_cost"]))
+    if data.get("cold_start"):
+        tables.append(_cold_table(data["cold_start"]))
+    return tables
+
+
+def _skips(data: Mapping[str, Any]) -> List[str]:
+    return [f"{name}: skipped ({why})" for name, why in (data.get("skipped") or {}).items()]
+
+
+def render_bench_text(data: Mapping[str, Any]) -> str:
+    """Aligned plain-text tables for the terminal."""
+    out = [f"bench: {machine_line(data)}"]
+    for table in bench_tables(data):
+        grid = [list(table.columns), *[list(r) for r in table.rows]]
+        widths = [max(len(row[i]) for row in grid) for i in range(len(table.columns))]
+        out += ["", table.title]
+        for n, row in enumerate(grid):
+            out.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+            if n == 0:
+                out.append("  ".join("-" * w for w in widths))
+        out += [f"  {note}" for note in table.notes]
+    out += _skips(data)
+    return "\n".join(out) + "\n"
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_bench_markdown(data: Mapping[str, Any], heading: str = "## Benchmarks") -> List[str]:
+    """The REPORT.md section (and BENCH.md's body) as lines."""
+    out = [
+        heading,
+        "",
+        f"Measured on {machine_line(data)}. Command: `{data.get('command', 'python -m bench')}`.",
+    ]
+    for table in bench_tables(data):
+        out += [
+            "",
+            f"**{table.title}**",
+            "",
+            "| " + " | ".join(_md_cell(c) for c in table.columns) + " |",
+            "|" + "---|" * len(table.columns),
+        ]
+        out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
+        out += ["", *[f"_{note}_" for note in table.notes]] if table.notes else []
+    skips = _skips(data)
+    if skips:
+        out += ["", *[f"- {s}" for s in skips]]
+    return out
+
+
+def render_bench_html(data: Optional[Mapping[str, Any]]) -> str:
+    if not data:
+        return ""
+    e = html.escape
+    out = [
+        f'<h2 id="bench">Benchmarks</h2><p class="lead">Measured on {e(machine_line(data))}.</p>'
+    ]
+    for table in bench_tables(data):
+        head = "".join(f"<th>{e(c)}</th>" for c in table.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in table.rows
+        )
+        notes = "".join(f'<p class="lead"><small>{e(n)}</small></p>' for n in table.notes)
+        out.append(
+            f'<h3>{e(table.title)}</h3><table class="bench"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>{notes}"
+        )
+    out += [f"<p>{e(s)}</p>" for s in _skips(data)]
+    return "\n".join(out)
