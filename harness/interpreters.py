@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Optional
+from typing import Dict, Iterator, Mapping, Optional
 
 
 @dataclass(frozen=True)
@@ -93,11 +93,25 @@ def _probe(path: Path) -> Optional[str]:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+_FOUND: Dict[str, Optional[Interpreter]] = {}
+
+
 def find_interpreter(
     version: str, env: Optional[Mapping[str, str]] = None
 ) -> Optional[Interpreter]:
-    """The first working CPython ``version`` ("3.8"), or None when there is none."""
-    env = os.environ if env is None else env
+    """The first working CPython ``version`` ("3.8"), or None when there is none.
+
+    With the process's own environment the answer is remembered: probing
+    costs interpreter starts, and every cell of a version asks again.
+    """
+    if env is None:
+        if version not in _FOUND:
+            _FOUND[version] = _search(version, os.environ)
+        return _FOUND[version]
+    return _search(version, env)
+
+
+def _search(version: str, env: Mapping[str, str]) -> Optional[Interpreter]:
     seen: set[Path] = set()
     for candidate in _candidates(version, env):
         if candidate in seen:

@@ -1,4 +1,4 @@
-"""Read a sandbox event log (docs/event-log.md) into an Observation. Pure: lines in, values out.
+"""Read a sandbox event log (schema: the README, "The event log") into an Observation. Pure: lines in, values out.
 
 The observation describes the *first* shutdown phase of the log: the one the
 cell's trigger caused (a SIGTERM to the sandbox, or idle reaping). Anything

@@ -81,6 +81,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         config=config.describe(),
         runtime_cmd=args,
     )
+    # Signals are caught from here on: a SIGTERM right after `sandbox.ready`
+    # must start an orderly shutdown, not kill the sandbox outright.
+    wake_r = _catch_stop_signals()
     threading.Thread(
         target=invoke_server.serve_forever, args=(0.1,), name="invoke-api", daemon=True
     ).start()
@@ -94,7 +97,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sandbox.runtime_api_address,
     )
     amqp_consumer = amqp.start_consumer(amqp_settings, sandbox.invoke, event_log)
-    code = _serve_until_stopped(sandbox, event_log)
+    code = _serve_until_stopped(sandbox, event_log, wake_r)
     if amqp_consumer is not None:
         amqp_consumer.stop()
     invoke_server.shutdown()
@@ -104,18 +107,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return code
 
 
-def _serve_until_stopped(sandbox: Sandbox, event_log: EventLog) -> int:
-    """Wait for SIGTERM/SIGINT, start the shutdown, wait for it to end.
+def _catch_stop_signals() -> int:
+    """Catch SIGTERM and SIGINT; return the fd their numbers are written to.
 
-    The signal handlers do nothing themselves: the C-level handler writes the
-    signal number to a wakeup fd and this loop, on the main thread, reads it.
-    (The same technique the function's fix uses.)
+    The handlers do nothing themselves: the C-level handler writes the signal
+    number to a wakeup fd, which the main loop reads (the same technique the
+    function's fix uses).
     """
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, frame: None)
+    return wake_r
+
+
+def _serve_until_stopped(sandbox: Sandbox, event_log: EventLog, wake_r: int) -> int:
+    """Wait for SIGTERM/SIGINT, start the shutdown, wait for it to end."""
     exit_r, exit_w = os.pipe()
     threading.Thread(
         target=lambda: (sandbox.exited.wait(), os.write(exit_w, b"x")),

@@ -1,4 +1,4 @@
-"""The JSON-lines event log (schema: docs/event-log.md) and the console.
+"""The JSON-lines event log (schema: the README, "The event log") and the console.
 
 Both are written from many threads; each line is written whole under a lock
 and flushed at once, so a reader tailing the file never sees half a line and

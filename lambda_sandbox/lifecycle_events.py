@@ -1,0 +1,278 @@
+"""The lifecycle's vocabulary: phases, limits, and the events and actions of the machine.
+
+``lifecycle.Lifecycle`` takes these events and returns these actions; the
+driver (environment.py) produces the one and carries out the other. Kept
+apart from the machine so that each reads on its own.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Set, Tuple, Union
+
+RUNTIME = "runtime"  # the runtime's name among the environment's processes
+
+EVENT_INVOKE = "INVOKE"
+EVENT_SHUTDOWN = "SHUTDOWN"
+KNOWN_EXTENSION_EVENTS = (EVENT_INVOKE, EVENT_SHUTDOWN)
+
+
+class Phase(enum.Enum):
+    UNINITIALIZED = "uninitialized"  # no processes; the next invoke starts init
+    INIT = "init"
+    READY = "ready"  # warm and idle: runtime and extensions parked in next
+    INVOKE = "invoke"
+    SHUTDOWN = "shutdown"
+    STOPPED = "stopped"  # the sandbox is exiting
+
+
+# Every allowed phase change. Anything else is a bug in the machine, caught by
+# `_enter` rather than silently producing an impossible timeline.
+TRANSITIONS: Dict[Phase, Set[Phase]] = {
+    Phase.UNINITIALIZED: {Phase.INIT, Phase.STOPPED},
+    Phase.INIT: {Phase.READY, Phase.SHUTDOWN},
+    Phase.READY: {Phase.INVOKE, Phase.SHUTDOWN},
+    Phase.INVOKE: {Phase.READY, Phase.SHUTDOWN},
+    Phase.SHUTDOWN: {Phase.UNINITIALIZED, Phase.STOPPED},
+    Phase.STOPPED: set(),
+}
+
+
+class ShutdownRule(enum.Enum):
+    NO_EXTENSIONS = "no-extensions"
+    INTERNAL_ONLY = "internal-only"
+    EXTERNAL = "external"
+
+
+# The shutdown phase's time limits from the Extensions API docs: SIGKILL at
+# once with no extension, 500 ms with only internal ones, 2,000 ms with any
+# external extension.
+SHUTDOWN_LIMIT_MS: Dict[ShutdownRule, int] = {
+    ShutdownRule.NO_EXTENSIONS: 0,
+    ShutdownRule.INTERNAL_ONLY: 500,
+    ShutdownRule.EXTERNAL: 2000,
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    init_timeout_ms: int = 10_000
+    invoke_timeout_ms: int = 3_000
+    idle_timeout_ms: Optional[int] = None
+    max_extensions: int = 10
+
+
+class Refused(Exception):
+    """A request the machine will not accept; the state is unchanged."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+
+# ---------------------------------------------------------------- events in
+
+
+@dataclass(frozen=True)
+class InvokeRequested:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class ProcessStarted:
+    name: str
+
+
+@dataclass(frozen=True)
+class ExtensionsSpawned:
+    names: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExtensionRegistered:
+    extension_id: str
+    name: str
+    events: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuntimeNext:
+    pass
+
+
+@dataclass(frozen=True)
+class ExtensionNext:
+    extension_id: str
+
+
+@dataclass(frozen=True)
+class RuntimeResponded:
+    request_id: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class InitErrorReported:
+    source: str  # RUNTIME or an extension id
+    error_type: str
+
+
+@dataclass(frozen=True)
+class ExitErrorReported:
+    extension_id: str
+    error_type: str
+
+
+@dataclass(frozen=True)
+class ProcessExited:
+    name: str
+    description: str  # "exit status 1", "signal: killed"
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    timer: str
+    token: int
+
+
+@dataclass(frozen=True)
+class StopRequested:
+    pass
+
+
+Event = Union[
+    InvokeRequested,
+    ProcessStarted,
+    ExtensionsSpawned,
+    ExtensionRegistered,
+    RuntimeNext,
+    ExtensionNext,
+    RuntimeResponded,
+    InitErrorReported,
+    ExitErrorReported,
+    ProcessExited,
+    TimerFired,
+    StopRequested,
+]
+
+# --------------------------------------------------------------- actions out
+
+
+@dataclass(frozen=True)
+class PhaseChanged:
+    old: Phase
+    new: Phase
+    reason: str
+
+
+@dataclass(frozen=True)
+class SpawnExtensions:
+    pass
+
+
+@dataclass(frozen=True)
+class SpawnRuntime:
+    pass
+
+
+@dataclass(frozen=True)
+class InitEnded:
+    status: str  # "ok" | "error" | "timeout"
+    error_type: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class DeliverInvoke:
+    request_id: str
+    deadline_ms: int
+
+
+@dataclass(frozen=True)
+class DeliverEvent:
+    extension_id: str
+    payload: Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InvokeStarted:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class InvokeEnded:
+    request_id: str
+    status: str  # "success" | "error" | "timeout" | "failure"
+
+
+@dataclass(frozen=True)
+class AnswerInvoker:
+    """Tell the waiting invoker how its invocation went.
+
+    kind: "response" / "error" (the runtime's own body), "init-error" (the
+    body posted to init/error), "timeout", "failure" (error_type and message
+    given here), "unavailable" (the sandbox is stopping; a service error).
+    """
+
+    request_id: str
+    kind: str
+    error_type: Optional[str] = None
+    message: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    timer: str
+    delay_ms: int
+    token: int
+
+
+@dataclass(frozen=True)
+class SendSignal:
+    name: str  # RUNTIME or an extension's name
+    signal: str  # "SIGTERM" | "SIGKILL"
+
+
+@dataclass(frozen=True)
+class ShutdownStarted:
+    reason: str
+    rule: ShutdownRule
+    limit_ms: int
+    deadline_ms: int
+
+
+@dataclass(frozen=True)
+class ShutdownEnded:
+    reason: str
+    killed: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EnvironmentReset:
+    """Forget the dead environment: close its mailboxes, drop registrations."""
+
+
+@dataclass(frozen=True)
+class Exit:
+    code: int
+
+
+Action = Union[
+    PhaseChanged,
+    SpawnExtensions,
+    SpawnRuntime,
+    InitEnded,
+    DeliverInvoke,
+    DeliverEvent,
+    InvokeStarted,
+    InvokeEnded,
+    AnswerInvoker,
+    StartTimer,
+    SendSignal,
+    ShutdownStarted,
+    ShutdownEnded,
+    EnvironmentReset,
+    Exit,
+]
