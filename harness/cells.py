@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 EXTENSIONS = ("none", "internal", "external")
 STRATEGIES = ("signal", "wakeup-fd", "none")
@@ -91,3 +91,17 @@ class Cell:
     @property
     def shutdown_rule(self) -> Tuple[str, int]:
         return SHUTDOWN_RULES[self.extension]
+
+
+def cell_environment(cell: Cell) -> Dict[str, str]:
+    """What a cell sets in the sandbox's environment, whichever backend runs it. Pure."""
+    env = {
+        "LAB_STRATEGY": cell.strategy,
+        "LAB_EXTENSION": "internal" if cell.extension == "internal" else "none",
+    }
+    if cell.trigger == "idle":
+        env["AWS_LAMBDA_FUNCTION_IDLETIMEOUT"] = f"{cell.idle_timeout_s:g}"
+    if cell.execution_env is not None:
+        env["AWS_EXECUTION_ENV"] = cell.execution_env
+    env.update(dict(cell.env))
+    return env

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from harness import sweep
 from harness.backends.base import CellRun, CellSkipped
 from harness.backends.process import invoke
-from harness.cells import Cell
+from harness.cells import Cell, cell_environment
 from harness.imagespec import (
     CELL_LABEL,
     PROJECT_LABEL,
@@ -115,16 +115,10 @@ def container_env(cell: Cell, label: str, network: str) -> Dict[str, str]:
         "LAMBDA_TASK_ROOT": task_root,
         "LAMBDA_EXTENSIONS_DIR": extensions,
         "LAMBDA_SANDBOX_EVENT_LOG": f"{RUN_DIR}/events.jsonl",
-        "LAB_STRATEGY": cell.strategy,
-        "LAB_EXTENSION": "internal" if cell.extension == "internal" else "none",
         # The process sweep finds container processes by this too (same /proc).
         sweep.LABEL: label,
     }
-    if cell.trigger == "idle":
-        env["AWS_LAMBDA_FUNCTION_IDLETIMEOUT"] = f"{cell.idle_timeout_s:g}"
-    if cell.execution_env is not None:
-        env["AWS_EXECUTION_ENV"] = cell.execution_env
-    env.update(dict(cell.env))
+    env.update(cell_environment(cell))
     return env
 
 

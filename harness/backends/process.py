@@ -26,7 +26,7 @@ from typing import Dict, List, Mapping, Optional
 
 from harness import sweep
 from harness.backends.base import CellRun, CellSkipped
-from harness.cells import Cell
+from harness.cells import Cell, cell_environment
 from harness.clients import requirements, runtime_command
 from harness.interpreters import find_interpreter, where_searched
 from harness.logtail import EventLogTail
@@ -72,16 +72,10 @@ def sandbox_env(
                 cell.extensions_dir if cell.extension == "external" else workdir / "no-extensions"
             ),
             "LAMBDA_SANDBOX_EVENT_LOG": str(workdir / "events.jsonl"),
-            "LAB_STRATEGY": cell.strategy,
-            "LAB_EXTENSION": "internal" if cell.extension == "internal" else "none",
             sweep.LABEL: label,
         }
     )
-    if cell.trigger == "idle":
-        env["AWS_LAMBDA_FUNCTION_IDLETIMEOUT"] = f"{cell.idle_timeout_s:g}"
-    if cell.execution_env is not None:
-        env["AWS_EXECUTION_ENV"] = cell.execution_env
-    env.update(dict(cell.env))
+    env.update(cell_environment(cell))
     return env
 
 
