@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -130,6 +133,27 @@ def test_standalone_container_answers_the_seed_invocation(engine: Any) -> None:
             with urllib.request.urlopen(request, timeout=30) as response:
                 assert response.status == 200
                 assert json.loads(response.read()) == {"key": "value"}
+        # The seed's own command lines, with this test's port for 8080.
+        curl = subprocess.run(
+            ["curl", "-sS", "-XPOST",
+             f"http://localhost:{port}/2015-03-31/functions/function/invocations",
+             "-d", '{"key": "value"}'],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert curl.returncode == 0 and json.loads(curl.stdout) == {"key": "value"}, curl.stderr
+        aws = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
+        if aws is None:
+            pytest.fail("the AWS CLI (awscli in requirements.txt) is not installed")
+        cli = subprocess.run(
+            [aws, "lambda", "invoke", "--endpoint-url", f"http://localhost:{port}",
+             "--function-name", "function", "--payload", '{"key": "value"}', "/dev/stderr"],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+                 "AWS_SECRET_ACCESS_KEY": "example", "AWS_DEFAULT_REGION": "us-east-1"},
+        )  # fmt: skip
+        assert cli.returncode == 0, cli.stderr
+        assert json.loads(cli.stdout)["StatusCode"] == 200
+        assert '{"key": "value"}' in cli.stderr, "the payload goes to /dev/stderr"
         container.stop(timeout=10)
         assert container.wait(timeout=15)["StatusCode"] == 0
     finally:
