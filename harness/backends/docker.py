@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from harness import sweep
 from harness.backends.base import CellRun, CellSkipped
-from harness.backends.process import invoke
+from harness.backends.script import play_cell
 from harness.cells import Cell, cell_environment
 from harness.imagespec import (
     CELL_LABEL,
@@ -325,19 +325,9 @@ class DockerBackend:
         if network != "host":
             container.reload()
         address = invoke_address(ready, network, container.ports if network != "host" else {})
-        for n in range(cell.invocations):
-            try:
-                invoke(address, {"cell": cell.id, "invocation": n + 1}, self.timeouts.invoke_s)
-            except RuntimeError as err:
-                return f"invocation {n + 1} of {cell.invocations}: {err}"
-            # Lambda stops or reaps an idle environment: wait for the invocation's end.
-            if log.wait_for("invoke.end", self.timeouts.invoke_s, alive, nth=n + 1) is None:
-                return f"invocation {n + 1}: no invoke.end within {self.timeouts.invoke_s:g} s"
-        if cell.trigger == "idle":
-            wait_s = cell.idle_timeout_s + cell.shutdown_rule[1] / 1000 + self.timeouts.idle_grace_s
-            if log.wait_for("shutdown.end", wait_s, alive) is None:
-                return f"idle reaping: no shutdown.end within {wait_s:g} s"
-        return None
+        return play_cell(
+            cell, address, log, alive, self.timeouts.invoke_s, self.timeouts.idle_grace_s
+        )
 
 
 def _is_running(container: Any) -> bool:

@@ -12,20 +12,18 @@ the cell, so nothing outlives the run.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
 from harness import sweep
 from harness.backends.base import CellRun, CellSkipped
+from harness.backends.script import play_cell
 from harness.cells import Cell, cell_environment
 from harness.clients import requirements, runtime_command
 from harness.interpreters import find_interpreter, where_searched
@@ -88,27 +86,6 @@ def sandbox_argv(python: Path, cell: Cell) -> List[str]:
         "--",
         *runtime_command(cell.runtime_client, python, cell.handler),
     ]
-
-
-def invoke(address: str, payload: Mapping[str, object], timeout_s: float) -> str:
-    """POST one RequestResponse invocation; the body, or RuntimeError with status and body."""
-    request = urllib.request.Request(
-        f"http://{address}/2015-03-31/functions/function/invocations",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            body: bytes = response.read()
-            error = response.headers.get("X-Amz-Function-Error")
-    except urllib.error.HTTPError as err:
-        raise RuntimeError(f"invoke answered {err.code}: {err.read()[:500]!r}") from None
-    except (urllib.error.URLError, OSError) as err:
-        raise RuntimeError(f"invoke failed: {err}") from None
-    if error:
-        raise RuntimeError(f"the function failed ({error}): {body[:500]!r}")
-    return body.decode("utf-8", "replace")
 
 
 class ProcessBackend:
@@ -185,25 +162,12 @@ class ProcessBackend:
                 f"the sandbox did not log sandbox.ready within {self.timeouts.ready_s:g} s "
                 f"(exit code {proc.poll()})"
             )
-        for n in range(cell.invocations):
-            try:
-                invoke(
-                    str(ready["invoke_api"]),
-                    {"cell": cell.id, "invocation": n + 1},
-                    self.timeouts.invoke_s,
-                )
-            except RuntimeError as err:
-                return f"invocation {n + 1} of {cell.invocations}: {err}"
-            # The answer can reach us before the environment is idle again (the
-            # runtime has yet to ask for the next event); Lambda stops or reaps
-            # an idle environment, so the trigger waits for the invocation's end.
-            if log.wait_for("invoke.end", self.timeouts.invoke_s, alive, nth=n + 1) is None:
-                return f"invocation {n + 1}: no invoke.end within {self.timeouts.invoke_s:g} s"
-
-        if cell.trigger == "idle":
-            wait_s = cell.idle_timeout_s + cell.shutdown_rule[1] / 1000 + self.timeouts.idle_grace_s
-            if log.wait_for("shutdown.end", wait_s, alive) is None:
-                return f"idle reaping: no shutdown.end within {wait_s:g} s"
+        problem = play_cell(
+            cell, str(ready["invoke_api"]), log, alive, self.timeouts.invoke_s,
+            self.timeouts.idle_grace_s,
+        )  # fmt: skip
+        if problem is not None:
+            return problem
         proc.send_signal(signal.SIGTERM)
         try:
             code = proc.wait(timeout=self.timeouts.exit_s)

@@ -1,0 +1,61 @@
+"""What happens to a cell between readiness and shutdown: the same on every backend.
+
+The invocations, each awaited to its ``invoke.end`` (the answer can reach the
+caller before the runtime is back at next, and Lambda only stops or reaps an
+idle environment), then for ``trigger = idle`` the wait for the idle reaping.
+The backend then stops the sandbox its own way.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Callable, Mapping, Optional
+
+from harness.cells import Cell
+from harness.logtail import EventLogTail
+
+
+def invoke(address: str, payload: Mapping[str, object], timeout_s: float) -> str:
+    """POST one RequestResponse invocation; the body, or RuntimeError with status and body."""
+    request = urllib.request.Request(
+        f"http://{address}/2015-03-31/functions/function/invocations",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            body: bytes = response.read()
+            error = response.headers.get("X-Amz-Function-Error")
+    except urllib.error.HTTPError as err:
+        raise RuntimeError(f"invoke answered {err.code}: {err.read()[:500]!r}") from None
+    except (urllib.error.URLError, OSError) as err:
+        raise RuntimeError(f"invoke failed: {err}") from None
+    if error:
+        raise RuntimeError(f"the function failed ({error}): {body[:500]!r}")
+    return body.decode("utf-8", "replace")
+
+
+def play_cell(
+    cell: Cell,
+    address: str,
+    log: EventLogTail,
+    alive: Callable[[], bool],
+    invoke_s: float,
+    idle_grace_s: float,
+) -> Optional[str]:
+    """Invoke, await each invocation's end, await idle reaping. A problem, or None."""
+    for n in range(cell.invocations):
+        try:
+            invoke(address, {"cell": cell.id, "invocation": n + 1}, invoke_s)
+        except RuntimeError as err:
+            return f"invocation {n + 1} of {cell.invocations}: {err}"
+        if log.wait_for("invoke.end", invoke_s, alive, nth=n + 1) is None:
+            return f"invocation {n + 1}: no invoke.end within {invoke_s:g} s"
+    if cell.trigger == "idle":
+        wait_s = cell.idle_timeout_s + cell.shutdown_rule[1] / 1000 + idle_grace_s
+        if log.wait_for("shutdown.end", wait_s, alive) is None:
+            return f"idle reaping: no shutdown.end within {wait_s:g} s"
+    return None
