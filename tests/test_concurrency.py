@@ -160,3 +160,34 @@ def test_runtime_crash_during_init_is_reported_and_retried(ric312, tmp_path):
             assert reply.headers["X-Amz-Function-Error"] == "Unhandled"
         assert sb.stop() == 0
     assert [e["status"] for e in sb.of_kind("init.end")] == ["error", "error"]
+
+
+def test_a_timeout_resets_only_its_own_environment(ric312, tmp_path):
+    env = {"MAX_CONCURRENCY": "2", "AWS_LAMBDA_FUNCTION_TIMEOUT": "1"}
+    with start(ric312, tmp_path, **env) as sb:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            slow = pool.submit(sb.invoke, {"sleep": 5})
+            sb.wait_for(lambda e: e["kind"] == "invoke.start", timeout=20)
+            fine = pool.submit(sb.invoke, {"sleep": 0.2})
+            timed_out, answered = slow.result(timeout=30), fine.result(timeout=30)
+        assert timed_out.json()["errorMessage"].endswith("Task timed out after 1.00 seconds")
+        survivor = answered.json()["pid"]
+        sb.wait_for(lambda e: e["kind"] == "shutdown.end", timeout=10)
+        # The healthy environment is still warm: same runtime process.
+        assert survivor in {sb.invoke({}).json()["pid"] for _ in range(3)}
+        assert sb.stop() == 0
+        events = sb.events()
+    first = next(e for e in events if e["kind"] == "shutdown.start")
+    assert first["reason"] == "timeout"
+    others = [e for e in events if e["kind"] == "shutdown.start" and e["env"] != first["env"]]
+    assert [e["reason"] for e in others] == ["spindown"], "the other one ended only at stop"
+
+
+def test_oversized_response_is_refused_and_reported_to_the_invoker(ric312, tmp_path):
+    with start(ric312, tmp_path) as sb:
+        reply = sb.invoke({"big": 6 * 1024 * 1024 + 10})
+        assert reply.status == 200
+        assert reply.headers["X-Amz-Function-Error"] == "Unhandled"
+        assert reply.json()["errorType"] == "Function.ResponseSizeTooLarge"
+        assert sb.invoke({"after": 1}).status == 200
+        assert sb.stop() == 0
