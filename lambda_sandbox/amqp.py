@@ -52,14 +52,14 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Set, Tuple,
 from urllib.parse import quote, urlsplit
 
 from lambda_sandbox.config import Config, ConfigError
-from lambda_sandbox.environment import (
+from lambda_sandbox.eventlog import EventLog
+from lambda_sandbox.invocations import (
     MAX_PAYLOAD_BYTES,
     Invocation,
     InvokeResult,
     new_request_id,
     service_error,
 )
-from lambda_sandbox.eventlog import EventLog
 from lambda_sandbox.invoke_api import trace_id
 
 log = logging.getLogger("lambda_sandbox.amqp")

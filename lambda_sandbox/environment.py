@@ -9,7 +9,6 @@ on per-party mailboxes and per-invocation results.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -17,18 +16,24 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.config import Config
 from lambda_sandbox.eventlog import Console, EventLog
+from lambda_sandbox.invocations import (
+    MAX_PAYLOAD_BYTES,
+    Invocation,
+    InvokeResult,
+    RuntimeDelivery,
+    now_ms,
+    service_error,
+    to_json,
+)
 from lambda_sandbox.processes import Child, Supervisor, describe_exit
 from lambda_sandbox.timers import TimerWheel
 
 log = logging.getLogger("lambda_sandbox")
-
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit, both ways
 
 
 class _Closed:
@@ -38,51 +43,8 @@ class _Closed:
 CLOSED = _Closed()
 
 
-@dataclass(frozen=True)
-class InvokeResult:
-    status: int
-    body: bytes
-    headers: Dict[str, str]
-
-
-@dataclass
-class Invocation:
-    request_id: str
-    payload: bytes
-    client_context: Optional[str] = None
-    cognito_identity: Optional[str] = None
-    trace_id: str = ""
-    done: threading.Event = field(default_factory=threading.Event)
-    result: Optional[InvokeResult] = None
-    runtime_body: bytes = b""
-    function_error_type: Optional[str] = None
-    # Set when the invocation has ended (runtime and extensions back at next),
-    # after the console's END and REPORT lines: what a Tail log waits for.
-    ended: threading.Event = field(default_factory=threading.Event)
-    log_lines: List[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RuntimeDelivery:
-    invocation: Invocation
-    deadline_ms: int
-    function_arn: str
-
-
 if TYPE_CHECKING:
     Mailbox = queue.Queue[Union[RuntimeDelivery, Dict[str, Any], _Closed]]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def new_request_id() -> str:
-    return str(uuid.uuid4())
-
-
-def _json(obj: Any) -> bytes:
-    return json.dumps(obj).encode("utf-8")
 
 
 class ExecutionEnvironment:
@@ -180,7 +142,7 @@ class ExecutionEnvironment:
                 return
             # Lambda answers the invoker with an error for an oversized response.
             if invocation is not None:
-                invocation.runtime_body = _json(
+                invocation.runtime_body = to_json(
                     {
                         "errorMessage": f"Response payload size ({oversized} bytes) exceeded maximum "
                         f"allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
@@ -413,10 +375,10 @@ class ExecutionEnvironment:
             return InvokeResult(200, self._init_error_body, unhandled)
         if action.kind == "timeout":
             message = f"{_iso_now()} {action.request_id} Task timed out after {self.config.timeout_s:.2f} seconds"
-            return InvokeResult(200, _json({"errorMessage": message}), unhandled)
+            return InvokeResult(200, to_json({"errorMessage": message}), unhandled)
         if action.kind == "failure":
             body = {"errorType": action.error_type, "errorMessage": action.message}
-            return InvokeResult(200, _json(body), unhandled)
+            return InvokeResult(200, to_json(body), unhandled)
         return service_error(500, action.error_type or "ServiceException", action.message or "")
 
     def _do_StartTimer(self, action: lc.StartTimer, followups: List[lc.Event]) -> None:
@@ -559,15 +521,6 @@ class ExecutionEnvironment:
                 return
             del self._processes[child.name]
             self._post(lc.ProcessExited(child.name, describe_exit(returncode, signame)))
-
-
-def service_error(status: int, error_type: str, message: str) -> InvokeResult:
-    """Lambda's error format for errors of the service, not of the function."""
-    return InvokeResult(
-        status,
-        _json({"Type": "User" if status < 500 else "Service", "message": message}),
-        {"X-Amzn-ErrorType": error_type},
-    )
 
 
 def _iso_now() -> str:

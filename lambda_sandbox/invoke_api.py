@@ -12,14 +12,14 @@ import re
 from typing import TYPE_CHECKING, List, Optional
 from urllib.parse import unquote
 
-from lambda_sandbox.environment import (
+from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
+from lambda_sandbox.invocations import (
     MAX_PAYLOAD_BYTES,
     Invocation,
     InvokeResult,
     new_request_id,
     service_error,
 )
-from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
 
 if TYPE_CHECKING:
     from lambda_sandbox.pool import Sandbox

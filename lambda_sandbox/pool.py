@@ -19,14 +19,10 @@ from typing import Deque, List, Optional, Sequence
 
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.config import Config
-from lambda_sandbox.environment import (
-    ExecutionEnvironment,
-    Invocation,
-    InvokeResult,
-    service_error,
-)
+from lambda_sandbox.environment import ExecutionEnvironment
 from lambda_sandbox.eventlog import Console, EventLog
 from lambda_sandbox.http_common import Server
+from lambda_sandbox.invocations import Invocation, InvokeResult, service_error
 from lambda_sandbox.processes import Child, Supervisor
 from lambda_sandbox.runtime_api import RuntimeApiHandler
 from lambda_sandbox.timers import TimerWheel

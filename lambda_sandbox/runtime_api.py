@@ -8,8 +8,8 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
-from lambda_sandbox.environment import MAX_PAYLOAD_BYTES
 from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
+from lambda_sandbox.invocations import MAX_PAYLOAD_BYTES
 from lambda_sandbox.lifecycle import Refused
 
 if TYPE_CHECKING:

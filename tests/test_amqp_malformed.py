@@ -16,7 +16,7 @@ import pytest
 from amqp_support import Caller, amqp_python, deleting_queue, function_name, require_broker
 
 from harness.sandbox_process import RunningSandbox
-from lambda_sandbox.environment import MAX_PAYLOAD_BYTES
+from lambda_sandbox.invocations import MAX_PAYLOAD_BYTES
 
 pytestmark = [pytest.mark.amqp, pytest.mark.integration, pytest.mark.timeout(120)]
 

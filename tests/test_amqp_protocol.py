@@ -19,13 +19,13 @@ import pytest
 
 from lambda_sandbox import amqp, cli
 from lambda_sandbox.config import load_config
-from lambda_sandbox.environment import (
+from lambda_sandbox.eventlog import EventLog
+from lambda_sandbox.invocations import (
     MAX_PAYLOAD_BYTES,
     Invocation,
     InvokeResult,
     service_error,
 )
-from lambda_sandbox.eventlog import EventLog
 
 # ------------------------------------------------------------ parse_request
 
