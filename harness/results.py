@@ -109,6 +109,23 @@ def _cell_fields(cell: Cell) -> Dict[str, Any]:
     }
 
 
+def observation_fields(seen: Observation) -> Dict[str, Any]:
+    """The CellResult fields that come from the judged event log. Pure."""
+    return {
+        "observed_cleanup": seen.cleanup_seen,
+        "sigterm_sent": seen.sigterm_sent,
+        "killed": seen.killed,
+        "ms_sigterm_to_cleanup": seen.ms_sigterm_to_cleanup,
+        "ms_sigterm_to_exit": seen.ms_sigterm_to_exit,
+        "shutdown_rule": seen.shutdown_rule,
+        "shutdown_limit_ms": seen.shutdown_limit_ms,
+        "signals": tuple(
+            {"signal": s.signal, "role": s.role, "name": s.name, "ms": s.ms_after_shutdown_start}
+            for s in seen.signals
+        ),
+    }
+
+
 def observed(
     cell: Cell,
     backend: str,
@@ -120,19 +137,9 @@ def observed(
 ) -> CellResult:
     return CellResult(
         **_cell_fields(cell),
+        **observation_fields(seen),
         python_full_version=python_full_version,
         backend=backend,
-        observed_cleanup=seen.cleanup_seen,
-        sigterm_sent=seen.sigterm_sent,
-        killed=seen.killed,
-        ms_sigterm_to_cleanup=seen.ms_sigterm_to_cleanup,
-        ms_sigterm_to_exit=seen.ms_sigterm_to_exit,
-        shutdown_rule=seen.shutdown_rule,
-        shutdown_limit_ms=seen.shutdown_limit_ms,
-        signals=tuple(
-            {"signal": s.signal, "role": s.role, "name": s.name, "ms": s.ms_after_shutdown_start}
-            for s in seen.signals
-        ),
         verdict=verdict.status,
         reasons=verdict.reasons,
         event_log=logs[0],

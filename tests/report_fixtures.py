@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from harness.judge import DEFAULT_MARKER, judge
-from harness.results import CellResult
+from harness.results import CellResult, observation_fields
 from harness.runmeta import RunMeta
 
 DATA = Path(__file__).resolve().parent / "data" / "harness"
@@ -79,22 +79,7 @@ def recorded_results() -> Tuple[List[CellResult], Dict[str, List[str]]]:
                 expected_cleanup=cleanup,
                 expected_reason="recorded",
                 expected_source="FACTS.md",
-                observed_cleanup=seen.cleanup_seen,
-                sigterm_sent=seen.sigterm_sent,
-                killed=seen.killed,
-                ms_sigterm_to_cleanup=seen.ms_sigterm_to_cleanup,
-                ms_sigterm_to_exit=seen.ms_sigterm_to_exit,
-                shutdown_rule=seen.shutdown_rule,
-                shutdown_limit_ms=seen.shutdown_limit_ms,
-                signals=tuple(
-                    {
-                        "signal": s.signal,
-                        "role": s.role,
-                        "name": s.name,
-                        "ms": s.ms_after_shutdown_start,
-                    }
-                    for s in seen.signals
-                ),
+                **observation_fields(seen),
                 verdict="pass" if seen.cleanup_seen == cleanup else "fail",
                 reasons=(),
                 event_log=f"cells/{cell_id}/events.jsonl",

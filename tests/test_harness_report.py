@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from report_fixtures import META
+
 from harness.report import (
     REPORT_VERSION,
-    RunMeta,
     render_html,
     render_json,
     render_markdown,
@@ -23,18 +24,6 @@ REQUIRED_KEYS = {
     "strategy", "trigger", "backend", "expected_cleanup", "observed_cleanup", "sigterm_sent",
     "killed", "ms_sigterm_to_cleanup", "ms_sigterm_to_exit", "verdict", "event_log",
 }  # fmt: skip
-
-META = RunMeta(
-    tool="lab",
-    tool_version="0.1.0",
-    platform="Linux-x86_64",
-    host_python="CPython 3.11.7",
-    backend="process",
-    backend_note="requested with --backend",
-    started=1_700_000_000.0,
-    ended=1_700_000_060.0,
-    command="python3 -m pytest harness/ --backend process",
-)
 
 
 def result(python: str = "3.8", trigger: str = "stop", **changes: Any) -> CellResult:
