@@ -15,7 +15,8 @@ from typing import List, Optional, Sequence
 
 from lambda_sandbox import amqp
 from lambda_sandbox.config import ConfigError, load_config
-from lambda_sandbox.eventlog import Console, EventLog
+from lambda_sandbox.console import Console
+from lambda_sandbox.eventlog import EventLog
 from lambda_sandbox.http_common import Server
 from lambda_sandbox.invoke_api import InvokeApiHandler
 from lambda_sandbox.pool import Sandbox

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.config import Config
-from lambda_sandbox.eventlog import Console, EventLog
+from lambda_sandbox.console import Console
+from lambda_sandbox.eventlog import EventLog
 from lambda_sandbox.invocations import (
     MAX_PAYLOAD_BYTES,
     Invocation,

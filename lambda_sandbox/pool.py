@@ -20,7 +20,8 @@ from typing import Deque, List, Optional, Sequence
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.config import Config
 from lambda_sandbox.environment import ExecutionEnvironment
-from lambda_sandbox.eventlog import Console, EventLog
+from lambda_sandbox.console import Console
+from lambda_sandbox.eventlog import EventLog
 from lambda_sandbox.http_common import Server
 from lambda_sandbox.invocations import Invocation, InvokeResult, service_error
 from lambda_sandbox.processes import Child, Supervisor
