@@ -28,10 +28,10 @@ from typing import Any, Callable, Dict, List, Optional
 
 from bench import cell_cost, cold_start, invoke_overhead, shutdown_fidelity
 from bench.common import machine
-from harness.bench_report import BENCH_VERSION, render_bench_markdown, render_bench_text
-from harness.interpreters import find_interpreter
-from harness.report import rewrite_report
-from harness.sandbox_process import ROOT
+from harness.provision.interpreters import find_interpreter
+from harness.report.bench import BENCH_VERSION, render_bench_markdown, render_bench_text
+from harness.report.writer import rewrite_report
+from harness.sandbox.running import ROOT
 
 BENCHMARKS = ("invoke", "shutdown", "cell", "cold")
 

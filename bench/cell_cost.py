@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from bench.common import spread, time_command_ms
-from harness import backends, sweep
+from harness import backends
 from harness.backends.base import Backend
-from harness.cells import Cell
-from harness.interpreters import find_interpreter
+from harness.model.cells import Cell
+from harness.model.scenarios import load_cells
+from harness.provision.interpreters import find_interpreter
 from harness.runner import run_cell
-from harness.sandbox_process import ROOT
-from harness.scenarios import load_cells
+from harness.sandbox import sweep
+from harness.sandbox.running import ROOT
 
 SCENARIOS = ROOT / "scenarios"
 
@@ -124,9 +125,7 @@ def available_backends() -> Tuple[List[str], Dict[str, str]]:
     names: List[str] = []
     skipped: Dict[str, str] = {}
     for name in ("process", "docker"):
-        if name not in backends.IMPLEMENTED:
-            skipped[f"cell cost on {name}"] = "backend not implemented in this checkout"
-        elif name == "docker" and not backends.docker_engine_answers():
+        if name == "docker" and not backends.docker_engine_answers():
             skipped[f"cell cost on {name}"] = "no Docker engine answers"
         else:
             names.append(name)

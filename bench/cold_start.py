@@ -19,10 +19,16 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from bench.common import spread, time_command_ms
-from harness.clients import CLIENT_NAMES, ClientSpec, requirements, resolve_version, runtime_command
-from harness.interpreters import find_interpreter, where_searched
-from harness.sandbox_process import ROOT, RunningSandbox
-from harness.venvs import ensure_venv, venv_python
+from harness.model.clients import (
+    CLIENT_NAMES,
+    ClientSpec,
+    requirements,
+    resolve_version,
+    runtime_command,
+)
+from harness.provision.interpreters import find_interpreter, where_searched
+from harness.provision.venvs import ensure_venv, venv_python
+from harness.sandbox.running import ROOT, RunningSandbox
 
 PYTHONS = ("3.7", "3.8", "3.12")
 FUNCTION_DIR = ROOT / "function"

@@ -26,10 +26,10 @@ from typing import Any, Callable, Dict, List, Optional
 
 from bench.common import latency_stats
 from bench.loopback_floor import Floor
-from harness.clients import AWSLAMBDARIC_PINS
-from harness.interpreters import find_interpreter, where_searched
-from harness.sandbox_process import RunningSandbox
-from harness.venvs import ensure_venv, venv_python
+from harness.model.pins import load_pins
+from harness.provision.interpreters import find_interpreter, where_searched
+from harness.provision.venvs import ensure_venv, venv_python
+from harness.sandbox.running import RunningSandbox
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 PAYLOAD = json.dumps({"bench": "invoke-overhead", "n": 0}).encode()
@@ -137,7 +137,7 @@ def run(python_version: str, invokes: int, rounds: int) -> Dict[str, Any]:
     interpreter = find_interpreter(python_version)
     if interpreter is None:
         raise LookupError(where_searched(python_version))
-    pin = AWSLAMBDARIC_PINS[python_version]
+    pin = load_pins().awslambdaric_for(python_version)
     python = venv_python(ensure_venv(interpreter, [f"awslambdaric=={pin}"]))
     return measure(python, interpreter.full_version, f"awslambdaric {pin}", invokes, rounds)
 
@@ -146,7 +146,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--invokes", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--python", default="3.12", choices=sorted(AWSLAMBDARIC_PINS))
+    parser.add_argument("--python", default="3.12", choices=load_pins().pythons)
     args = parser.parse_args(argv)
     try:
         figures = run(args.python, args.invokes, args.rounds)

@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List
 
-from harness.clients import AWSLAMBDARIC_PINS
-from harness.interpreters import find_interpreter, where_searched
-from harness.sandbox_process import RunningSandbox
-from harness.venvs import ensure_venv, venv_python
+from harness.model.pins import load_pins
+from harness.provision.interpreters import find_interpreter, where_searched
+from harness.provision.venvs import ensure_venv, venv_python
+from harness.sandbox.running import RunningSandbox
 
 
 def drive(address: str, count: int) -> List[float]:
@@ -84,7 +84,7 @@ def measure(python: Path, concurrency: int, invocations: int, clients: int) -> D
 
 def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--python", default="3.12", choices=sorted(AWSLAMBDARIC_PINS))
+    parser.add_argument("--python", default="3.12", choices=load_pins().pythons)
     parser.add_argument("--invocations", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--concurrency", default="1,2,4")
@@ -101,7 +101,7 @@ def main(argv: List[str] | None = None) -> int:
         print(f"error: {where_searched(args.python)}", file=sys.stderr)
         return 2
     python = venv_python(
-        ensure_venv(interpreter, [f"awslambdaric=={AWSLAMBDARIC_PINS[args.python]}"])
+        ensure_venv(interpreter, [f"awslambdaric=={load_pins().awslambdaric_for(args.python)}"])
     )
     rows = [measure(python, level, args.invocations, args.clients) for level in levels]
     print(f"invoke throughput: CPython {interpreter.full_version}, {args.clients} clients")

@@ -21,10 +21,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List
 
-from harness.clients import AWSLAMBDARIC_PINS
-from harness.interpreters import find_interpreter, where_searched
-from harness.sandbox_process import FIXTURES, RunningSandbox
-from harness.venvs import ensure_venv, venv_python
+from harness.model.pins import load_pins
+from harness.provision.interpreters import find_interpreter, where_searched
+from harness.provision.venvs import ensure_venv, venv_python
+from harness.sandbox.running import FIXTURES, RunningSandbox
 
 RULES = {
     "internal-only": (500, {"FIXTURE_EXTENSION": "internal"}, False),
@@ -80,7 +80,7 @@ def run(python_version: str, runs: int) -> Dict[str, Any]:
     if interpreter is None:
         raise LookupError(where_searched(python_version))
     python = venv_python(
-        ensure_venv(interpreter, [f"awslambdaric=={AWSLAMBDARIC_PINS[python_version]}"])
+        ensure_venv(interpreter, [f"awslambdaric=={load_pins().awslambdaric_for(python_version)}"])
     )
     report: Dict[str, Any] = {"python": interpreter.full_version, "runs": runs, "rules": {}}
     with tempfile.TemporaryDirectory(prefix="shutdown-fidelity-") as tmp:
@@ -119,7 +119,7 @@ def table(report: Dict[str, Any]) -> List[str]:
 def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--python", default="3.12", choices=sorted(AWSLAMBDARIC_PINS))
+    parser.add_argument("--python", default="3.12", choices=load_pins().pythons)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.runs < 1:

@@ -23,14 +23,17 @@ from typing import Any, Dict, List, Tuple
 import pytest
 import tomllib
 
-from harness import backends, sweep
+from harness import backends, probes
 from harness.backends.base import Backend
-from harness.cells import Cell
-from harness.report import RunMeta, write_report
-from harness.results import read_results
-from harness.scenarios import ScenarioError, load_cells
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from harness.images import engine as dockerbuild
+from harness.images.container import sweep_containers
+from harness.model.cells import Cell
+from harness.model.scenarios import ScenarioError, load_cells
+from harness.paths import PROJECT_ROOT, RESULTS_DIR, SCENARIOS_DIR
+from harness.report.journal import read_results
+from harness.report.meta import RunMeta
+from harness.report.writer import write_report
+from harness.sandbox import sweep
 
 CELLS = pytest.StashKey[List[Cell]]()
 SESSION = pytest.StashKey[str]()
@@ -52,13 +55,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--scenarios",
         type=Path,
-        default=PROJECT_ROOT / "scenarios",
+        default=SCENARIOS_DIR,
         help="directory of scenario files (*.toml). Default: scenarios/.",
     )
     group.addoption(
         "--results",
         type=Path,
-        default=PROJECT_ROOT / "results",
+        default=RESULTS_DIR,
         help="where results.json, REPORT.md, report.html and cells/ go. Default: results/.",
     )
 
@@ -78,7 +81,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("help", False):
         return
     try:
-        config.stash[CELLS] = load_cells(Path(config.getoption("scenarios")).resolve())
+        config.stash[CELLS] = load_cells(
+            Path(config.getoption("scenarios")).resolve(), probe_check=probes.check_settings
+        )
     except ScenarioError as err:
         raise pytest.UsageError(str(err)) from None
     if _is_worker(config):
@@ -204,9 +209,6 @@ def lab_backends(request: pytest.FixtureRequest) -> Dict[str, Backend]:
 
 def _sweep_containers(session: str, running: bool) -> List[str]:
     """Remove the lab's containers of ``session`` (all sessions: ""); their names."""
-    from harness import dockerbuild
-    from harness.backends.docker import sweep_containers
-
     try:
         engine = dockerbuild.client(timeout_s=30)
     except dockerbuild.ImageBuildError:

@@ -1,25 +1,25 @@
 """Run one cell through a backend, judge it, decide, and record the result.
 
 This is the only place that joins the pipeline's stages:
-``Backend.run -> judge -> decide -> CellResult``. The pytest test in
-``harness/test_matrix.py`` is a thin shell around ``run_cell``.
+``probes prepare -> Backend.run -> judge -> probes observe -> decide -> CellResult``.
+The pytest test in ``harness/test_matrix.py`` is a thin shell around ``run_cell``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 from harness.backends.base import Backend, CellRun, CellSkipped
-from harness.broker import BrokerObservation, BrokerProbe, BrokerUnavailable
-from harness.cells import Cell
-from harness.judge import judge
-from harness.results import CellResult, not_observed, observed, write_result
-from harness.venvs import VenvBuildError
-from harness.verdicts import Verdict, decide, skipped
+from harness.errors import LabError, must_run
+from harness.evidence.judge import judge
+from harness.evidence.result import CellResult, not_observed, observed
+from harness.evidence.verdicts import Verdict, decide, skipped
+from harness.model.cells import Cell
+from harness.probes import Probe, ProbeObservation, ProbeUnavailable, start_probes
+from harness.report.journal import write_result
 
 TAIL_LINES = 40
 
@@ -35,64 +35,52 @@ def run_cell(cell: Cell, backend: Backend, results_dir: Path) -> CellResult:
     """The cell's result, also written to ``results_dir/cells/<backend>/<id>/verdict.json``."""
     cells_dir = results_dir / "cells" / backend.name
     started = time.time()
-    probe: Optional[BrokerProbe] = None
+    probes = start_probes(cell)
     try:
-        if cell.broker_messages:
-            # The cell's own queue at the broker, empty, named in the function's env.
-            probe = BrokerProbe(cell)
-            _prepare(probe)
-            run = backend.run(probe.cell)
-        else:
-            run = backend.run(cell)
+        run = backend.run(_prepare(cell, probes))
     except CellSkipped as why:
         result = not_observed(cell, backend.name, skipped(str(why)), (started, time.time()))
-    except (VenvBuildError, OSError, BrokerUnavailable) as err:
+    except (LabError, OSError) as err:
         verdict = Verdict(status="fail", reasons=(f"{type(err).__name__}: {err}",))
         result = not_observed(cell, backend.name, verdict, (started, time.time()))
     else:
         seen = judge(run.event_lines, cell.cleanup_marker)
-        at_broker = probe.observe() if probe is not None else None
+        observations = [probe.observe() for probe in probes]
         result = observed(
             cell,
             backend.name,
             run.python_full_version,
             seen,
-            decide(cell, seen, run.problem, at_broker),
+            decide(cell, seen, run.problem, [r for o in observations for r in o.reasons]),
             (_relative(run.event_log, results_dir), _relative(run.output_log, results_dir)),
             (run.started, run.ended),
+            probes=probe_fields(observations),
         )
-        if at_broker is not None:
-            result = _with_broker(result, at_broker)
         if result.verdict == "fail":
             # The log tail travels with the failure (see failure_text).
             _write_tail(cells_dir / cell.id / "failure.txt", result, run)
     finally:
-        if probe is not None:
+        for probe in probes:
             probe.cleanup()
-    if cell.broker_messages and result.messages_expected is None:
-        result = dataclasses.replace(result, messages_expected=cell.messages_expected)
     write_result(cells_dir, result)
     return result
 
 
-def _prepare(probe: BrokerProbe) -> None:
-    """Ready the cell's queue; no broker is a skip, except in CI where it must run."""
-    try:
-        probe.prepare()
-    except BrokerUnavailable as err:
-        if os.environ.get("CI") == "true":
-            raise
-        raise CellSkipped(str(err)) from None
+def _prepare(cell: Cell, probes: Sequence[Probe]) -> Cell:
+    """Each probe readies itself; a missing one skips the cell, except under CI."""
+    for probe in probes:
+        try:
+            cell = probe.prepare(cell)
+        except ProbeUnavailable as err:
+            if must_run():
+                raise
+            raise CellSkipped(str(err)) from None
+    return cell
 
 
-def _with_broker(result: CellResult, at_broker: BrokerObservation) -> CellResult:
-    return dataclasses.replace(
-        result,
-        messages_expected=at_broker.messages_expected,
-        messages_delivered=at_broker.messages_delivered,
-        connection_closed_cleanly=at_broker.connection_closed_cleanly,
-        connection_close=at_broker.close_detail or None,
-    )
+def probe_fields(observations: Sequence[ProbeObservation]) -> Dict[str, Mapping[str, Any]]:
+    """results.json's ``probes``: probe name -> what it recorded. Pure."""
+    return {o.probe: dict(o.fields) for o in observations}
 
 
 def _tail(lines: Sequence[str], n: int = TAIL_LINES) -> str:
@@ -106,7 +94,7 @@ def _write_tail(path: Path, result: CellResult, run: CellRun) -> None:
 
 def failure_text(result: CellResult, run: "CellRun | None" = None) -> str:
     """Why the cell failed, then the tail of its event log and output."""
-    parts = [f"cell {result.id} ({result.scenario}) failed:"]
+    parts: List[str] = [f"cell {result.id} ({result.scenario}) failed:"]
     parts += [f"  - {reason}" for reason in result.reasons]
     if run is not None:
         parts += [

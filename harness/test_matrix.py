@@ -8,7 +8,7 @@ from typing import Dict
 import pytest
 
 from harness.backends.base import Backend
-from harness.cells import Cell
+from harness.model.cells import Cell
 from harness.runner import failure_text, run_cell
 
 

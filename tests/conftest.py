@@ -1,6 +1,8 @@
+"""The project's own tests: ``unit/`` (pure, fast), ``integration/`` (real processes,
+Docker, broker, browser, by marker), ``support/`` (factories, fakes, the skip rule)."""
+
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Iterator, Tuple
@@ -11,20 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from harness.clients import AWSLAMBDARIC_PINS  # noqa: E402
-from harness.interpreters import find_interpreter, where_searched  # noqa: E402
-from harness.venvs import ensure_venv, venv_python  # noqa: E402
-
-
-def awslambdaric_python(version: str) -> Path:
-    """The venv interpreter for ``version`` with the pinned awslambdaric, or skip."""
-    interpreter = find_interpreter(version)
-    if interpreter is None:
-        if os.environ.get("CI") == "true" and os.environ.get("LAB_ALLOW_MISSING_PYTHON") != "1":
-            pytest.fail(where_searched(version) + " (CI must have it)")
-        pytest.skip(where_searched(version))
-    venv = ensure_venv(interpreter, [f"awslambdaric=={AWSLAMBDARIC_PINS[version]}"])
-    return venv_python(venv)
+from support.factories import make_function_dir  # noqa: E402
+from support.fakes import FakeLambdaApi  # noqa: E402
+from support.interpreters import awslambdaric_python  # noqa: E402
 
 
 @pytest.fixture(params=["3.8", "3.12"], ids=lambda v: f"py{v}")
@@ -35,3 +26,14 @@ def ric_python(request: pytest.FixtureRequest) -> Tuple[str, Path]:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
+
+
+@pytest.fixture
+def function_dir(tmp_path: Path) -> Path:
+    return make_function_dir(tmp_path)
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeLambdaApi]:
+    with FakeLambdaApi() as api:
+        yield api

@@ -1,49 +1,40 @@
 """The process backend: the sandbox runs on the host, under the cell's interpreter.
 
-One run, start to end: a cached venv for (Python, client, version); the
-sandbox started in a session of its own with ports chosen by the kernel
-(port 0); readiness from the ``sandbox.ready`` event; the invocations over
-urllib; the trigger (SIGTERM to the sandbox, or idle reaping and then
-SIGTERM); a bounded wait for the sandbox to exit. Whatever happens, the
-``finally`` kills the sandbox's group and sweeps every process labelled with
+Provisioning is a cached venv for (Python, client, version); launching starts
+the sandbox as a ``SandboxChild`` (the one owner of the sandbox process, with
+the one stop sequence) with ports chosen by the kernel (port 0). The run
+skeleton (``BackendBase``) does the rest; whatever happens, ``close`` kills
+the sandbox's group, the groups it started and every process labelled with
 the cell, so nothing outlives the run.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import signal
-import subprocess
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import IO, Dict, List, Mapping, Optional, Tuple
 
-from harness import sweep
-from harness.backends.base import CellRun, CellSkipped
-from harness.backends.script import play_cell
-from harness.cells import Cell, cell_environment
-from harness.clients import requirements, runtime_command
-from harness.interpreters import find_interpreter, where_searched
-from harness.logtail import EventLogTail
-from harness.venvs import ensure_venv, venv_python
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+from harness.backends.base import (
+    BackendBase,
+    CellSkipped,
+    Launched,
+    Provisioned,
+    ProvisionFailed,
+    Timeouts,
+)
+from harness.model.cells import Cell, cell_environment
+from harness.model.clients import requirements, runtime_command
+from harness.paths import PROJECT_ROOT
+from harness.provision.interpreters import find_interpreter, where_searched
+from harness.provision.venvs import VenvBuildError, ensure_venv, venv_python
+from harness.sandbox import sweep
+from harness.sandbox.child import SandboxChild, StopTimeouts
+from lambda_sandbox.eventlog import Event, Kind, read_event_log
 
 # Variables the sandbox may inherit from the harness's own environment; the
 # rest of its environment is set here, so a stray AWS_* or LAB_* on the host
 # cannot change a cell.
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    ready_s: float = 20.0  # sandbox start to `sandbox.ready`
-    invoke_s: float = 30.0  # one invocation, cold start included
-    idle_grace_s: float = 15.0  # beyond idle timeout + shutdown limit, for `shutdown.end`
-    exit_s: float = 15.0  # SIGTERM to the sandbox's exit (the limit is at most 2 s)
 
 
 def sandbox_env(
@@ -88,120 +79,68 @@ def sandbox_argv(python: Path, cell: Cell) -> List[str]:
     ]
 
 
-class ProcessBackend:
+class _HostSandbox:
+    """A launched sandbox child, as the run skeleton sees it."""
+
+    def __init__(self, child: SandboxChild, output: IO[bytes], event_log: Path) -> None:
+        self.child = child
+        self.output = output
+        self.event_log = event_log
+
+    def alive(self) -> bool:
+        return self.child.alive()
+
+    def invoke_address(self, ready: Event) -> str:
+        return str(ready["invoke_api"])
+
+    def stop(self, timeouts: Timeouts) -> Tuple[Optional[int], bool]:
+        outcome = self.child.stop()
+        return outcome.returncode, outcome.killed
+
+    def close(self) -> Optional[str]:
+        try:
+            started = [
+                int(e["pid"])
+                for e in read_event_log(str(self.event_log)).of_kind(Kind.PROCESS_START)
+            ]
+            leftovers = self.child.close(started)
+        finally:
+            self.output.close()
+        if leftovers:
+            return f"processes outlived the sandbox and were killed: {leftovers}"
+        return None
+
+
+class ProcessBackend(BackendBase):
     name = "process"
 
-    def __init__(self, cells_dir: Path, session: str, timeouts: Timeouts = Timeouts()) -> None:
-        self.cells_dir = cells_dir
-        self.session = session
-        self.timeouts = timeouts
-
-    def run(self, cell: Cell) -> CellRun:
+    def provision(self, cell: Cell) -> Provisioned:
         interpreter = find_interpreter(cell.python)
         if interpreter is None:
             raise CellSkipped(where_searched(cell.python))
-        venv = ensure_venv(
-            interpreter,
-            requirements(
-                cell.runtime_client, cell.runtime_client_version, broker=bool(cell.broker_messages)
-            ),
-        )
-        python = venv_python(venv)
-
-        workdir = self.cells_dir / cell.id
-        if workdir.exists():
-            shutil.rmtree(workdir)
-        (workdir / "no-extensions").mkdir(parents=True)
-        event_log = workdir / "events.jsonl"
-        output_log = workdir / "output.log"
-        label = f"{self.session}/{cell.id}"
-        env = sandbox_env(cell, workdir, label, os.environ)
-
-        started = time.time()
-        problem: Optional[str] = None
-        returncode: Optional[int] = None
-        with output_log.open("wb") as output:
-            proc = subprocess.Popen(
-                sandbox_argv(python, cell),
-                cwd=str(cell.function_dir),
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            try:
-                problem = self._drive(cell, proc, EventLogTail(event_log))
-                returncode = proc.poll()
-            finally:
-                problem = self._cleanup(proc, label, problem)
-        ended = time.time()
-
-        return CellRun(
-            cell=cell,
-            backend=self.name,
-            python_full_version=interpreter.full_version,
-            event_lines=tuple(_read_lines(event_log)),
-            output=output_log.read_text(encoding="utf-8", errors="replace"),
-            event_log=event_log,
-            output_log=output_log,
-            started=started,
-            ended=ended,
-            sandbox_returncode=returncode,
-            problem=problem,
-        )
-
-    def _drive(
-        self, cell: Cell, proc: "subprocess.Popen[bytes]", log: EventLogTail
-    ) -> Optional[str]:
-        """Ready, invoke, trigger, wait for exit. A problem description, or None."""
-        alive = lambda: proc.poll() is None  # noqa: E731
-        ready = log.wait_for("sandbox.ready", self.timeouts.ready_s, alive)
-        if ready is None:
-            return (
-                f"the sandbox did not log sandbox.ready within {self.timeouts.ready_s:g} s "
-                f"(exit code {proc.poll()})"
-            )
-        problem = play_cell(
-            cell, str(ready["invoke_api"]), log, alive, self.timeouts.invoke_s,
-            self.timeouts.idle_grace_s,
-        )  # fmt: skip
-        if problem is not None:
-            return problem
-        proc.send_signal(signal.SIGTERM)
+        wanted = requirements(cell.runtime_client, cell.runtime_client_version, cell.packages)
         try:
-            code = proc.wait(timeout=self.timeouts.exit_s)
-        except subprocess.TimeoutExpired:
-            return f"the sandbox did not exit within {self.timeouts.exit_s:g} s of SIGTERM"
-        if code != 0:
-            return f"the sandbox exited with code {code} after SIGTERM, expected 0"
-        return None
+            venv = ensure_venv(interpreter, wanted)
+        except (VenvBuildError, OSError) as err:
+            raise ProvisionFailed(f"venv for Python {cell.python}: {err}") from None
+        return Provisioned(python_full_version=interpreter.full_version, handle=venv_python(venv))
 
-    def _cleanup(
-        self, proc: "subprocess.Popen[bytes]", label: str, problem: Optional[str]
-    ) -> Optional[str]:
+    def launch(self, cell: Cell, ready: Provisioned, workdir: Path) -> Launched:
+        assert isinstance(ready.handle, Path)
+        (workdir / "no-extensions").mkdir(exist_ok=True)
+        label = self.label(cell)
+        output = (workdir / "output.log").open("wb")
+        child = SandboxChild(
+            sandbox_argv(ready.handle, cell),
+            env=sandbox_env(cell, workdir, label, os.environ),
+            cwd=cell.function_dir,
+            output=output,
+            label=label,
+            timeouts=StopTimeouts(term_s=self.timeouts.term_s, kill_s=self.timeouts.kill_s),
+        )
         try:
-            if proc.poll() is None:
-                # The run broke off (a problem, or an interrupt): ask the sandbox
-                # to shut down by the rules, so that the log still shows a shutdown.
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=self.timeouts.exit_s)
-        finally:
-            # Even when interrupted again: its own session, so the group id is its pid.
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-            leftovers = sweep.sweep(label, exact=True)
-        if leftovers and problem is None:
-            problem = f"processes outlived the sandbox and were killed: {leftovers}"
-        return problem
-
-
-def _read_lines(path: Path) -> List[str]:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        return []
+            child.__enter__()
+        except BaseException:
+            output.close()
+            raise
+        return _HostSandbox(child, output, workdir / "events.jsonl")

@@ -13,8 +13,9 @@ import urllib.error
 import urllib.request
 from typing import Callable, Mapping, Optional
 
-from harness.cells import Cell
-from harness.logtail import EventLogTail
+from harness.model.cells import Cell
+from harness.sandbox.tail import EventLogTail
+from lambda_sandbox.eventlog import Kind
 
 
 def invoke(address: str, payload: Mapping[str, object], timeout_s: float) -> str:
@@ -52,10 +53,10 @@ def play_cell(
             invoke(address, {"cell": cell.id, "invocation": n + 1}, invoke_s)
         except RuntimeError as err:
             return f"invocation {n + 1} of {cell.invocations}: {err}"
-        if log.wait_for("invoke.end", invoke_s, alive, nth=n + 1) is None:
+        if log.wait_for(Kind.INVOKE_END, invoke_s, alive, nth=n + 1) is None:
             return f"invocation {n + 1}: no invoke.end within {invoke_s:g} s"
     if cell.trigger == "idle":
         wait_s = cell.idle_timeout_s + cell.shutdown_rule[1] / 1000 + idle_grace_s
-        if log.wait_for("shutdown.end", wait_s, alive) is None:
+        if log.wait_for(Kind.SHUTDOWN_END, wait_s, alive) is None:
             return f"idle reaping: no shutdown.end within {wait_s:g} s"
     return None

@@ -1,0 +1,7 @@
+"""``python -m harness.images``: see harness/images/cli.py."""
+
+import sys
+
+from harness.images.cli import main
+
+sys.exit(main())

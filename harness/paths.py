@@ -1,0 +1,26 @@
+"""Where things are: the project's folders, computed once. Nothing else computes them.
+
+``LAB_CACHE_DIR`` moves the cache (venvs, wheelhouses, image build inputs);
+everything else is relative to the project root.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Optional
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FUNCTION_DIR = PROJECT_ROOT / "function"
+SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
+RESULTS_DIR = PROJECT_ROOT / "results"
+IMAGES_DIR = PROJECT_ROOT / "images"
+PINS_FILE = PROJECT_ROOT / "pins.toml"
+TEST_FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
+TEST_DATA = PROJECT_ROOT / "tests" / "data"
+
+
+def cache_dir(env: Optional[Mapping[str, str]] = None) -> Path:
+    """``LAB_CACHE_DIR``, else ``.cache/`` in the project."""
+    configured = (os.environ if env is None else env).get("LAB_CACHE_DIR")
+    return Path(configured) if configured else PROJECT_ROOT / ".cache"

@@ -1,0 +1,128 @@
+"""The benchmarks' pure parts, their report tables, and the loopback floor's processes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+from bench.__main__ import parse_args
+from bench.cell_cost import floor_parts_ms, phases_ms, representative_cells
+from bench.common import latency_stats, percentile
+from bench.invoke_overhead import Exchange
+from bench.loopback_floor import Floor
+from harness.model.scenarios import load_cells
+from harness.paths import TEST_DATA
+from harness.report.bench import (
+    bench_tables,
+    render_bench_html,
+    render_bench_markdown,
+    render_bench_text,
+)
+from harness.sandbox.running import ROOT
+
+RECORDED = TEST_DATA / "bench" / "bench-quick.json"
+LOGS = TEST_DATA / "harness"
+
+
+def recorded() -> Dict[str, Any]:
+    data: Dict[str, Any] = json.loads(RECORDED.read_text())
+    return data
+
+
+def test_percentiles_are_measured_values() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0 and percentile(values, 99) == 99.0
+    assert percentile([3.0], 99) == 3.0
+    stats = latency_stats([1.0, 2.0, 3.0, 10.0])
+    assert stats["n"] == 4 and stats["p50"] == 2.0 and stats["p99"] == 10.0 and stats["min"] == 1.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_floor_of_a_cell() -> None:
+    # A runtime killed at the limit pays the whole window; a prompt cleanup pays what it used.
+    assert floor_parts_ms(30.0, 1.0, 500, True, 501.7, 0.0) == {
+        "interpreter": 30.0,
+        "grace": 500.0,
+        "invoke": 1.0,
+    }
+    assert floor_parts_ms(30.0, 1.0, 500, True, 4.0, 0.0)["grace"] == 4.0
+    assert floor_parts_ms(30.0, 1.0, 0, False, None, 0.0)["grace"] == 0.0
+    assert floor_parts_ms(30.0, 1.0, 2000, True, None, 1000.0) == {
+        "interpreter": 30.0,
+        "grace": 2000.0,
+        "invoke": 1.0,
+        "idle": 1000.0,
+    }
+
+
+def test_phases_of_a_recorded_cell_add_up_to_its_wall_time() -> None:
+    lines = (LOGS / "awslambdaric-internal-signal-stop-killed.jsonl").read_text().splitlines()
+    first, last = json.loads(lines[0]), json.loads(lines[-1])
+    started, ended = first["ts"] - 0.2, last["ts"] + 0.05
+    phases = phases_ms(lines, started, ended)
+    assert phases["to_sandbox_start"] == pytest.approx(200.0, abs=0.2)
+    assert phases["shutdown"] == pytest.approx(500, abs=30) and phases["init"] > 0
+    assert sum(phases.values()) == pytest.approx((ended - started) * 1000, abs=1)
+
+
+def test_one_representative_cell_per_shutdown_behaviour() -> None:
+    cells = representative_cells(load_cells(ROOT / "scenarios"))
+    assert [(c.extension, c.strategy) for c in cells] == [
+        ("none", "wakeup-fd"),
+        ("internal", "wakeup-fd"),
+        ("internal", "signal"),
+        ("external", "signal"),
+    ]
+    assert all(c.python == "3.12" and c.trigger == "stop" for c in cells)
+    assert cells[2].execution_env is None
+
+
+def test_tables_from_a_recorded_quick_run() -> None:
+    data = recorded()
+    titles = [t.title for t in bench_tables(data)]
+    assert [t.split(" ")[0] for t in titles] == ["Invoke", "Shutdown", "Cost", "Where", "Cold"]
+    text = render_bench_text(data)
+    assert text.startswith("bench: ") and "sandbox warm invoke" in text and "x " in text
+    markdown = "\n".join(render_bench_markdown(data))
+    assert markdown.startswith("## Benchmarks") and "| internal-only | 500 |" in markdown
+    assert "python -m bench --quick" in markdown
+    assert '<table class="bench">' in render_bench_html(data)
+    assert render_bench_html(None) == ""
+
+
+def test_tables_tolerate_missing_parts() -> None:
+    data = {"machine": {}, "skipped": {"cold": "no CPython 3.7"}, "cell_cost": {"cells": []}}
+    text = render_bench_text(data)
+    assert "cold: skipped (no CPython 3.7)" in text
+    assert "- cold: skipped (no CPython 3.7)" in render_bench_markdown(data)
+
+
+def test_command_line() -> None:
+    args = parse_args(["--quick", "--only", "invoke,cold", "--matrix-workers", "1,2"])
+    assert args.quick and args.only == ["invoke", "cold"] and args.matrix_workers == [1, 2]
+    assert parse_args([]).matrix_workers is None
+    with pytest.raises(SystemExit):
+        parse_args(["--only", "everything"])
+    with pytest.raises(SystemExit):
+        parse_args(["--matrix-workers", "0"])
+
+
+@pytest.mark.integration
+def test_floor_relays_an_invoke_through_its_runtime_process(tmp_path: Path) -> None:
+    import sys
+
+    with Floor(Path(sys.executable)) as floor:
+        exchange = Exchange(floor.address)
+        try:
+            answer = json.loads(exchange.post("/invoke", b'{"n": 1}'))
+            echo = exchange.post("/echo", b'{"n": 2}')
+        finally:
+            exchange.close()
+        procs = list(floor.procs)
+    assert answer["echo"] == {"n": 1} and answer["request_id"] == "1"
+    assert echo == b'{"n": 2}'
+    assert all(p.poll() is not None for p in procs)  # both killed on exit

@@ -1,0 +1,291 @@
+"""A catalogue of bad requests: each gets its documented answer, none hurts the sandbox.
+
+Every entry is sent raw over a socket (so that lies about Content-Length,
+broken chunking, garbage request lines and clients that stop mid-body are
+possible), its status and error type are checked, and a normal invocation
+must work right after. At the end every normal invocation must have run
+exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+from dataclasses import dataclass
+from typing import Dict, Iterator, Optional, Tuple
+
+import pytest
+
+from harness.sandbox.running import RunningSandbox
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+INVOKE = "/2015-03-31/functions/function/invocations"
+RT = "/2018-06-01/runtime"
+EXT = "/2020-01-01/extension"
+SIX_MB = 6 * 1024 * 1024
+CLIENT_TIMEOUT_S = 1.0
+UNKNOWN_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def request(
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: Optional[Dict[str, str]] = None,
+    content_length: Optional[str] = "auto",
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: localhost"]
+    for name, value in (headers or {}).items():
+        lines.append(f"{name}: {value}")
+    if content_length == "auto":
+        lines.append(f"Content-Length: {len(body)}")
+    elif content_length is not None:
+        lines.append(f"Content-Length: {content_length}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def chunked(method: str, path: str, chunks: bytes) -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+    return head.encode() + chunks
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    api: str  # "invoke" | "runtime"
+    raw: bytes
+    status: Tuple[int, ...]
+    error_type: Optional[str] = None
+    half_close: bool = False  # shut our write side after sending (a client that gives up)
+    stall: bool = False  # send, then keep the connection open and silent
+
+
+CASES = [
+    # ----------------------------------------------------------- Invoke API
+    Case("invalid JSON", "invoke", request("POST", INVOKE, b"{nope"), (400,),
+         "InvalidRequestContentException"),
+    Case("non-UTF-8 body", "invoke", request("POST", INVOKE, b"\xff\xfe\x00"), (400,),
+         "InvalidRequestContentException"),
+    Case("truncated JSON", "invoke", request("POST", INVOKE, b'{"a": [1, 2'), (400,),
+         "InvalidRequestContentException"),
+    Case("unknown function", "invoke",
+         request("POST", "/2015-03-31/functions/nope/invocations", b"{}"), (404,),
+         "ResourceNotFoundException"),
+    Case("ARN of another function", "invoke",
+         request("POST", "/2015-03-31/functions/arn:aws:lambda:us-east-1:1:function:x/invocations",
+                 b"{}"), (404,), "ResourceNotFoundException"),
+    Case("NUL in the function name", "invoke",
+         request("POST", "/2015-03-31/functions/%00/invocations", b"{}"), (404,),
+         "ResourceNotFoundException"),
+    Case("unknown operation", "invoke", request("POST", "/2015-03-31/functions", b"{}"), (404,),
+         "UnknownOperationException"),
+    Case("unknown API version", "invoke", request("POST", "/2099-01-01/functions/function/invocations",
+                                                  b"{}"), (404,), "UnknownOperationException"),
+    Case("GET on invoke", "invoke", request("GET", INVOKE), (405,), "MethodNotAllowedException"),
+    Case("PUT on invoke", "invoke", request("PUT", INVOKE, b"{}"), (405,),
+         "MethodNotAllowedException"),
+    Case("DELETE on invoke", "invoke", request("DELETE", INVOKE), (405,),
+         "MethodNotAllowedException"),
+    Case("unsupported method", "invoke", request("PATCH", INVOKE, b"{}"), (501,)),
+    Case("payload over 6 MB", "invoke", request("POST", INVOKE, b'"' + b"x" * SIX_MB + b'"'),
+         (413,), "RequestTooLargeException"),
+    Case("Content-Length of 100 MB, no body", "invoke",
+         request("POST", INVOKE, content_length=str(100 * 1024 * 1024)), (413,),
+         "RequestTooLargeException"),
+    Case("Content-Length larger than the body", "invoke",
+         request("POST", INVOKE, b"{}", content_length="1000"), (400,),
+         "InvalidRequestContentException", half_close=True),
+    Case("Content-Length not a number", "invoke",
+         request("POST", INVOKE, b"{}", content_length="two"), (400,),
+         "InvalidRequestContentException"),
+    Case("negative Content-Length", "invoke", request("POST", INVOKE, b"{}", content_length="-5"),
+         (400,), "InvalidRequestContentException"),
+    Case("bad invocation type", "invoke",
+         request("POST", INVOKE, b"{}", {"X-Amz-Invocation-Type": "Sometimes"}), (400,),
+         "InvalidParameterValueException"),
+    Case("bad log type", "invoke", request("POST", INVOKE, b"{}", {"X-Amz-Log-Type": "All"}),
+         (400,), "InvalidParameterValueException"),
+    Case("client context not base64", "invoke",
+         request("POST", INVOKE, b"{}", {"X-Amz-Client-Context": "%%%"}), (400,),
+         "InvalidRequestContentException"),
+    Case("client context base64 but not JSON", "invoke",
+         request("POST", INVOKE, b"{}", {"X-Amz-Client-Context": "bm90IGpzb24="}), (400,),
+         "InvalidRequestContentException"),
+    Case("multipart body", "invoke",
+         request("POST", INVOKE, b"--x--", {"Content-Type": "multipart/form-data; boundary=x"}),
+         (415,), "UnsupportedMediaTypeException"),
+    Case("image body", "invoke", request("POST", INVOKE, b"\x89PNG", {"Content-Type": "image/png"}),
+         (415,), "UnsupportedMediaTypeException"),
+    Case("malformed chunk size", "invoke", chunked("POST", INVOKE, b"zz\r\n{}\r\n0\r\n\r\n"),
+         (400,), "InvalidRequestContentException"),
+    Case("chunked body over 6 MB", "invoke",
+         chunked("POST", INVOKE, b"%x\r\n" % (SIX_MB + 1) + b"x" * (SIX_MB + 1) + b"\r\n0\r\n\r\n"),
+         (413,), "RequestTooLargeException"),
+    Case("garbage request line", "invoke", b"GARBAGE\r\n\r\n", (400,)),
+    Case("unsupported HTTP version", "invoke", b"POST / HTTP/3.0\r\n\r\n", (505,)),
+    Case("header line too long", "invoke",
+         request("POST", INVOKE, b"{}", {"X-Long": "a" * 70_000}), (400, 431)),
+    Case("too many headers", "invoke",
+         request("POST", INVOKE, b"{}", {f"X-H{i}": "v" for i in range(150)}), (431,)),
+    Case("slow client stops mid-body", "invoke", request("POST", INVOKE, b"{", content_length="50"),
+         (0, 400, 408), stall=True),
+    # --------------------------------------------------- Runtime API
+    Case("response for an unknown request id", "runtime",
+         request("POST", f"{RT}/invocation/{UNKNOWN_ID}/response", b"{}"), (400,),
+         "InvalidRequestID"),
+    Case("error for an unknown request id", "runtime",
+         request("POST", f"{RT}/invocation/{UNKNOWN_ID}/error",
+                 b'{"errorMessage": "x", "errorType": "y"}'), (400,), "InvalidRequestID"),
+    Case("oversized response for an unknown id", "runtime",
+         request("POST", f"{RT}/invocation/{UNKNOWN_ID}/response", b"x" * (SIX_MB + 1)), (400,),
+         "InvalidRequestID"),
+    Case("non-JSON error for an unknown id", "runtime",
+         request("POST", f"{RT}/invocation/{UNKNOWN_ID}/error", b"\xff"), (400,),
+         "InvalidRequestID"),
+    Case("init error after init", "runtime",
+         request("POST", f"{RT}/init/error", b'{"errorMessage": "late", "errorType": "X"}'),
+         (403,), "InvalidStateTransition"),
+    Case("unknown runtime path", "runtime", request("GET", f"{RT}/nothing"), (404,), "NotFound"),
+    Case("PUT on next", "runtime", request("PUT", f"{RT}/invocation/next"), (405,),
+         "MethodNotAllowed"),
+    Case("request id with a path separator", "runtime",
+         request("POST", f"{RT}/invocation/a/b/response", b"{}"), (404,), "NotFound"),
+    Case("slow client on the Runtime API", "runtime",
+         request("POST", f"{RT}/invocation/{UNKNOWN_ID}/response", b"{", content_length="80"),
+         (0, 400, 408), stall=True),
+    # ------------------------------------------------ Extensions API
+    Case("register without a name", "runtime", request("POST", f"{EXT}/register", b"{}"),
+         (403,), "Extension.InvalidExtensionName"),
+    Case("register with bad JSON", "runtime",
+         request("POST", f"{EXT}/register", b"{events", {"Lambda-Extension-Name": "x"}), (400,),
+         "InvalidRequestFormat"),
+    Case("register with events not a list", "runtime",
+         request("POST", f"{EXT}/register", b'{"events": "INVOKE"}',
+                 {"Lambda-Extension-Name": "x"}), (400,), "InvalidRequestFormat"),
+    Case("register with non-UTF-8", "runtime",
+         request("POST", f"{EXT}/register", b"\xff", {"Lambda-Extension-Name": "x"}), (400,),
+         "InvalidRequestFormat"),
+    Case("registration after init", "runtime",
+         request("POST", f"{EXT}/register", b'{"events": []}', {"Lambda-Extension-Name": "late"}),
+         (403,), "Extension.RegistrationClosed"),
+    Case("next without an identifier", "runtime", request("GET", f"{EXT}/event/next"), (403,),
+         "Extension.MissingHeader"),
+    Case("next with an unknown identifier", "runtime",
+         request("GET", f"{EXT}/event/next", headers={"Lambda-Extension-Identifier": UNKNOWN_ID}),
+         (403,), "Extension.UnknownExtensionIdentifier"),
+    Case("init error from an unknown extension", "runtime",
+         request("POST", f"{EXT}/init/error", b"{}", {
+             "Lambda-Extension-Identifier": UNKNOWN_ID,
+             "Lambda-Extension-Function-Error-Type": "Extension.Bad"}),
+         (403,), "Extension.UnknownExtensionIdentifier"),
+    Case("exit error without an identifier", "runtime",
+         request("POST", f"{EXT}/exit/error", b"{}"), (403,), "Extension.MissingHeader"),
+    Case("exit error from an unknown extension", "runtime",
+         request("POST", f"{EXT}/exit/error", b"{}", {
+             "Lambda-Extension-Identifier": UNKNOWN_ID,
+             "Lambda-Extension-Function-Error-Type": "Extension.Bad"}),
+         (403,), "Extension.UnknownExtensionIdentifier"),
+]  # fmt: skip
+
+
+def exchange(address: str, case: Case, timeout: float = 15.0) -> Tuple[int, Dict[str, str], bytes]:
+    """Send the raw request; status 0 when the server closed without answering."""
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        # The server may refuse a huge body early; then read what it said.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(case.raw)
+        if case.half_close:
+            sock.shutdown(socket.SHUT_WR)
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            data += chunk
+            if _complete(data):
+                break
+    if not data:
+        return 0, {}, b""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+def _complete(data: bytes) -> bool:
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":", 1)[1])
+    return False
+
+
+def error_type_of(headers: Dict[str, str], body: bytes) -> Optional[str]:
+    if "x-amzn-errortype" in headers:
+        return headers["x-amzn-errortype"]
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return document.get("errorType") if isinstance(document, dict) else None
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    from support.interpreters import awslambdaric_python
+
+    python = awslambdaric_python("3.12")
+    workdir = tmp_path_factory.mktemp("hostile")
+    env = {
+        "FIXTURE_EXTENSION": "internal",
+        "LAMBDA_SANDBOX_CLIENT_TIMEOUT": str(CLIENT_TIMEOUT_S),
+    }
+    with RunningSandbox(python, [str(python), "-m", "awslambdaric", "app.handler"], workdir,
+                        env=env) as sb:  # fmt: skip
+        sb.normal_invocations = 0  # type: ignore[attr-defined]
+        assert sb.invoke({"warm": True}).status == 200
+        sb.normal_invocations += 1  # type: ignore[attr-defined]
+        yield sb
+        assert sb.proc is not None and sb.proc.poll() is None, "the sandbox died"
+        assert sb.stop() == 0
+    starts = [e["request_id"] for e in sb.of_kind("invoke.start")]
+    assert len(starts) == len(set(starts)), "an invocation ran twice"
+    assert len(starts) == sb.normal_invocations, "an invocation was lost or one was invented"  # type: ignore[attr-defined]
+
+
+def test_the_catalogue_is_large_and_named_uniquely():
+    assert len(CASES) >= 40
+    assert len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_bad_request_gets_its_answer_and_the_sandbox_keeps_working(sandbox, case):
+    ready = sandbox.of_kind("sandbox.ready")[0]
+    address = ready["invoke_api"] if case.api == "invoke" else ready["runtime_api"]
+    began = time.monotonic()
+    status, headers, body = exchange(address, case)
+    took = time.monotonic() - began
+    assert status in case.status, (status, body[:300])
+    if case.error_type is not None:
+        assert error_type_of(headers, body) == case.error_type, body[:300]
+    if case.stall:
+        assert took < CLIENT_TIMEOUT_S + 5, f"a stalled client held the server for {took:.1f} s"
+    else:
+        assert took < 10, f"answer took {took:.1f} s"
+    reply = sandbox.invoke({"after": case.name})
+    assert reply.status == 200, reply.body[:300]
+    assert reply.json()["echo"] == {"after": case.name}
+    sandbox.normal_invocations += 1

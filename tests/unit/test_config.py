@@ -1,0 +1,96 @@
+"""Configuration: defaults, and one clear line for every bad value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from harness.paths import PROJECT_ROOT
+from lambda_sandbox.config import ConfigError, load_config
+
+ROOT = PROJECT_ROOT
+
+
+def test_defaults_match_the_runtime_api_daemons(tmp_path):
+    config = load_config({}, cwd=str(tmp_path))
+    assert config.function_name == "function"
+    assert config.function_version == "$LATEST"
+    assert config.timeout_s == 3.0
+    assert config.idle_timeout_s is None
+    assert (config.invoke_api_host, config.invoke_api_port) == ("127.0.0.1", 8080)
+    assert (config.runtime_api_host, config.runtime_api_port) == ("127.0.0.1", 9001)
+    assert config.extensions_dir == "/opt/extensions"
+    assert config.task_root == str(tmp_path)
+    assert config.event_log is None
+
+
+def test_task_root_keeps_the_callers_value(tmp_path):
+    assert load_config({"LAMBDA_TASK_ROOT": str(tmp_path)}, cwd="/").task_root == str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AWS_LAMBDA_FUNCTION_TIMEOUT", "soon"),
+        ("AWS_LAMBDA_FUNCTION_TIMEOUT", "-1"),
+        ("AWS_LAMBDA_FUNCTION_TIMEOUT", "nan"),
+        ("AWS_LAMBDA_FUNCTION_IDLETIMEOUT", "0"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64"),
+        ("AWS_LAMBDA_FUNCTION_NAME", "has space"),
+        ("INVOKE_API_PORT", "eighty"),
+        ("RUNTIME_API_PORT", "70000"),
+        ("INVOKE_API_HOST", "http://x"),
+        ("LOG_LEVEL", "chatty"),
+        ("LAMBDA_TASK_ROOT", "/no/such/dir"),
+    ],
+)
+def test_a_bad_value_names_its_variable(variable, value, tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_config({variable: value}, cwd=str(tmp_path))
+    assert str(error.value).startswith(f"{variable}=")
+
+
+def run_cli(env_extra, *args):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env_extra}
+    return subprocess.run(
+        [sys.executable, "-m", "lambda_sandbox", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=str(ROOT),
+    )
+
+
+def test_cli_bad_value_is_one_line_and_exit_2():
+    result = run_cli({"INVOKE_API_PORT": "eighty"}, "--", "true")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "lambda_sandbox: error: INVOKE_API_PORT='eighty': expected a port number from 0 to 65535"
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_without_runtime_command_prints_usage():
+    result = run_cli({})
+    assert result.returncode == 2
+    assert "no runtime command given" in result.stderr and "usage:" in result.stderr
+
+
+def test_cli_port_in_use_is_named(unused_tcp_port_holder):
+    port = unused_tcp_port_holder
+    result = run_cli({"INVOKE_API_PORT": str(port), "RUNTIME_API_PORT": "0"}, "true")
+    assert result.returncode == 2
+    assert f"INVOKE_API_PORT={port}: the port is already in use" in result.stderr
+
+
+@pytest.fixture
+def unused_tcp_port_holder():
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        yield held.getsockname()[1]

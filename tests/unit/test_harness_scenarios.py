@@ -1,0 +1,177 @@
+"""Scenario files: loading, validation errors (file, key, what was expected), cell expansion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.factories import good, write
+
+from harness.model.scenarios import ScenarioError, expand, load_cells, load_scenario
+from harness.paths import PROJECT_ROOT
+
+
+def test_expansion_is_the_product_with_overrides(tmp_path: Path, function_dir: Path) -> None:
+    cells = expand(load_scenario(write(tmp_path, good(function_dir))))
+    assert len(cells) == 2 * 2 * 2 * 2
+    by_id = {c.id: c for c in cells}
+    ric = by_id["py3.7-awslambdaric-2.2.1-env_unset-internal-signal-stop"]
+    assert not ric.expectation.cleanup and ric.expectation.reason == "native next"
+    assert ric.invocations == 2 and ric.cleanup_marker == "cleaning up"
+    assert ric.function_dir == function_dir.resolve()
+    assert ric.extensions_dir == (function_dir / "extensions").resolve()
+    managed = by_id["py3.12-awslambdaric-4.2.2-env_AWS_Lambda_python3.12-internal-signal-idle"]
+    assert managed.expectation.cleanup and managed.execution_env == "AWS_Lambda_python3.12"
+    legacy = by_id["py3.7-legacy-requests-2.31.0-env_AWS_Lambda_python3.12-internal-signal-stop"]
+    # The last matching override wins.
+    assert legacy.expectation.reason == "pure Python recv"
+    assert legacy.runtime_client == "legacy" and legacy.runtime_client_version == "requests-2.31.0"
+
+
+def test_explicit_client_version_and_unset_env(tmp_path: Path, function_dir: Path) -> None:
+    text = good(function_dir).replace('["awslambdaric", "legacy"]', '["awslambdaric==2.0.8"]')
+    text = text.replace('execution_env = ["", "AWS_Lambda_python3.12"]\n', "")
+    text = text.split("[[override]]")[0]
+    cells = expand(load_scenario(write(tmp_path, text)))
+    assert {c.runtime_client_version for c in cells} == {"2.0.8"}
+    assert {c.execution_env for c in cells} == {None}
+    assert cells[0].id == "py3.7-awslambdaric-2.0.8-env_unset-internal-signal-stop"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "expected"),
+    [
+        ('name = "demo"', 'name = "Demo Name"', "'name'", "lower-case letters"),
+        ('description = "a demo"\n', "", "'description'", "to be present"),
+        ('handler = "app.handler"', 'handler = "handler"', "'handler'", "'module.function'"),
+        ('handler = "app.handler"', 'handler = "nope.handler"', "'handler'", "a module file"),
+        ("invocations = 2", "invocations = 0", "'invocations'", "at least 1"),
+        ("invocations = 2", 'invocations = "2"', "'invocations'", "an integer"),
+        ('python = ["3.7", "3.12"]', 'python = ["3.7", "py3.12"]', "'matrix.python'", '"3.8"'),
+        ('python = ["3.7", "3.12"]', "python = []", "'matrix.python'", "non-empty list"),
+        (
+            'python = ["3.7", "3.12"]',
+            'python = ["3.7", "3.7"]',
+            "'matrix.python'",
+            "each value once",
+        ),
+        (
+            'extension = ["internal"]',
+            'extension = ["intrnal"]',
+            "'matrix.extension'",
+            "none, internal, external",
+        ),
+        (
+            'strategy = ["signal"]',
+            'strategy = ["wakeup_fd"]',
+            "'matrix.strategy'",
+            "signal, wakeup-fd, none",
+        ),
+        ('trigger = ["stop", "idle"]', 'trigger = ["kill"]', "'matrix.trigger'", "stop, idle"),
+        (
+            '"awslambdaric", "legacy"',
+            '"awslambdaric", "ric"',
+            "'matrix.runtime_client'",
+            "awslambdaric, legacy",
+        ),
+        (
+            '"awslambdaric", "legacy"',
+            '"legacy==1.0"',
+            "'matrix.runtime_client'",
+            "without a version",
+        ),
+        (
+            'strategy = ["signal"]',
+            'strategy = ["signal"]\npythn = ["3.8"]',
+            "'matrix.pythn'",
+            "unknown key",
+        ),
+        ('trigger = ["stop", "idle"]\n', "", "'matrix.trigger'", "to be present"),
+        ("cleanup = false", 'cleanup = "no"', "'expect.cleanup'", "true or false"),
+        ('reason = "native next"\n', "", "'expect.reason'", "to be present"),
+        (
+            'source = "FACTS.md: The quirk being demonstrated"',
+            'source = ""',
+            "'expect.source'",
+            "non-empty",
+        ),
+        (
+            '{ execution_env = "AWS_Lambda_python3.12" }',
+            '{ execution_env = "AWS_Lambda_python3.13" }',
+            "'override[0].when.execution_env'",
+            "a value of matrix.execution_env",
+        ),
+        (
+            '{ runtime_client = "legacy" }',
+            '{ runtme_client = "legacy" }',
+            "'override[1].when.runtme_client'",
+            "unknown key",
+        ),
+        ("invocations = 2", 'invocations = 2\ncolour = "red"', "'colour'", "unknown key"),
+        ("invocations = 2", 'invocations = 2\nenv = "A=1"', "'env'", "a table"),
+    ],
+)
+def test_mistakes_name_file_key_and_expectation(
+    tmp_path: Path, function_dir: Path, old: str, new: str, key: str, expected: str
+) -> None:
+    text = good(function_dir)
+    assert old in text
+    path = write(tmp_path, text.replace(old, new, 1))
+    with pytest.raises(ScenarioError) as err:
+        expand(load_scenario(path))
+    message = str(err.value)
+    assert message.startswith(str(path) + ": ")
+    assert key in message and expected in message
+
+
+def test_missing_function_dir(tmp_path: Path, function_dir: Path) -> None:
+    path = write(tmp_path, good(function_dir).replace(str(function_dir), str(tmp_path / "gone")))
+    with pytest.raises(ScenarioError, match="'function_dir': expected an existing directory"):
+        load_scenario(path)
+
+
+def test_external_needs_an_extensions_dir(tmp_path: Path, function_dir: Path) -> None:
+    (function_dir / "extensions").rmdir()
+    text = good(function_dir).replace('extension = ["internal"]', 'extension = ["external"]')
+    with pytest.raises(ScenarioError, match="'extensions_dir'"):
+        load_scenario(write(tmp_path, text))
+
+
+def test_unpinned_python_needs_an_explicit_version(tmp_path: Path, function_dir: Path) -> None:
+    text = good(function_dir).replace('python = ["3.7", "3.12"]', 'python = ["3.10"]')
+    with pytest.raises(ScenarioError, match=r"pinned version of awslambdaric for Python 3\.10"):
+        expand(load_scenario(write(tmp_path, text)))
+
+
+def test_bad_toml(tmp_path: Path) -> None:
+    path = write(tmp_path, "name = \n")
+    with pytest.raises(ScenarioError, match="not valid TOML"):
+        load_scenario(path)
+
+
+def test_load_cells_rejects_duplicates_and_empty_dirs(tmp_path: Path, function_dir: Path) -> None:
+    with pytest.raises(ScenarioError, match="at least one scenario file"):
+        load_cells(tmp_path)
+    write(tmp_path, good(function_dir), "a.toml")
+    write(tmp_path, good(function_dir), "b.toml")
+    with pytest.raises(ScenarioError, match="name no other scenario uses"):
+        load_cells(tmp_path / "scenarios")
+    write(tmp_path, good(function_dir).replace('name = "demo"', 'name = "other"'), "b.toml")
+    with pytest.raises(ScenarioError, match="declared by one scenario"):
+        load_cells(tmp_path / "scenarios")
+
+
+def test_the_default_matrix() -> None:
+    if not (PROJECT_ROOT / "function" / "app.py").is_file():
+        pytest.skip("function/app.py is not there yet")
+    cells = load_cells(PROJECT_ROOT / "scenarios")
+    assert len(cells) >= 30
+    assert {c.python for c in cells} >= {"3.7", "3.8", "3.12"}
+    assert {c.trigger for c in cells} == {"stop", "idle"}
+    assert {c.extension for c in cells} == {"none", "internal", "external"}
+    assert {c.strategy for c in cells} == {"signal", "wakeup-fd", "none"}
+    assert {c.runtime_client for c in cells} == {"awslambdaric", "legacy"}
+    for cell in cells:
+        assert cell.expectation.reason and cell.expectation.source.startswith("FACTS.md")
+        if cell.extension == "none" or cell.strategy == "none":
+            assert not cell.expectation.cleanup, cell.id
