@@ -19,8 +19,8 @@ from typing import Deque, List, Optional, Sequence
 
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.config import Config
-from lambda_sandbox.environment import ExecutionEnvironment
 from lambda_sandbox.console import Console
+from lambda_sandbox.environment import ExecutionEnvironment
 from lambda_sandbox.eventlog import EventLog
 from lambda_sandbox.http_common import Server
 from lambda_sandbox.invocations import Invocation, InvokeResult, service_error
