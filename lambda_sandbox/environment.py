@@ -16,7 +16,19 @@ import queue
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.config import Config
@@ -223,10 +235,9 @@ class ExecutionEnvironment:
                 self._execute(action, followups)
 
     def _execute(self, action: lc.Action, followups: List[lc.Event]) -> None:
-        method = getattr(self, "_do_" + type(action).__name__)
-        method(action, followups)
+        EXECUTORS[type(action)](self, action, followups)
 
-    def _do_PhaseChanged(self, action: lc.PhaseChanged, followups: List[lc.Event]) -> None:
+    def _do_phase_changed(self, action: lc.PhaseChanged, followups: List[lc.Event]) -> None:
         log.debug("phase %s -> %s (%s)", action.old.value, action.new.value, action.reason)
         self._log(
             "phase", **{"from": action.old.value, "to": action.new.value, "reason": action.reason}
@@ -236,7 +247,7 @@ class ExecutionEnvironment:
             self._init_duration_ms = None
             self._log("init.start")
 
-    def _do_SpawnExtensions(self, action: lc.SpawnExtensions, followups: List[lc.Event]) -> None:
+    def _do_spawn_extensions(self, action: lc.SpawnExtensions, followups: List[lc.Event]) -> None:
         names = []
         for name, path in self._extension_executables():
             try:
@@ -253,7 +264,7 @@ class ExecutionEnvironment:
             names.append(name)
         followups.append(lc.ExtensionsSpawned(tuple(names)))
 
-    def _do_SpawnRuntime(self, action: lc.SpawnRuntime, followups: List[lc.Event]) -> None:
+    def _do_spawn_runtime(self, action: lc.SpawnRuntime, followups: List[lc.Event]) -> None:
         try:
             child = self._supervisor.spawn(
                 "runtime",
@@ -272,7 +283,7 @@ class ExecutionEnvironment:
         self._log_start(child)
         followups.append(lc.ProcessStarted(lc.RUNTIME))
 
-    def _do_InitEnded(self, action: lc.InitEnded, followups: List[lc.Event]) -> None:
+    def _do_init_ended(self, action: lc.InitEnded, followups: List[lc.Event]) -> None:
         started = self._init_started or time.monotonic()
         self._init_duration_ms = (time.monotonic() - started) * 1000
         fields: Dict[str, Any] = {
@@ -286,11 +297,11 @@ class ExecutionEnvironment:
             )
         self._log("init.end", **fields)
 
-    def _do_DeliverInvoke(self, action: lc.DeliverInvoke, followups: List[lc.Event]) -> None:
+    def _do_deliver_invoke(self, action: lc.DeliverInvoke, followups: List[lc.Event]) -> None:
         invocation = self._invocations[action.request_id]
         self._runtime_box.put(RuntimeDelivery(invocation, action.deadline_ms, self.function_arn))
 
-    def _do_DeliverEvent(self, action: lc.DeliverEvent, followups: List[lc.Event]) -> None:
+    def _do_deliver_event(self, action: lc.DeliverEvent, followups: List[lc.Event]) -> None:
         box = self._extension_boxes.get(action.extension_id)
         if box is None:
             return
@@ -312,14 +323,14 @@ class ExecutionEnvironment:
             )
         box.put(payload)
 
-    def _do_InvokeStarted(self, action: lc.InvokeStarted, followups: List[lc.Event]) -> None:
+    def _do_invoke_started(self, action: lc.InvokeStarted, followups: List[lc.Event]) -> None:
         self._invoke_started[action.request_id] = time.monotonic()
         self._current = self._invocations.get(action.request_id)
         self._log_lines = self._current.log_lines if self._current is not None else None
         self._say(f"START RequestId: {action.request_id} Version: {self.config.function_version}")
         self._log("invoke.start", request_id=action.request_id)
 
-    def _do_InvokeEnded(self, action: lc.InvokeEnded, followups: List[lc.Event]) -> None:
+    def _do_invoke_ended(self, action: lc.InvokeEnded, followups: List[lc.Event]) -> None:
         started = self._invoke_started.pop(action.request_id, time.monotonic())
         duration = (time.monotonic() - started) * 1000
         if action.status == "timeout":
@@ -350,7 +361,7 @@ class ExecutionEnvironment:
             duration_ms=round(duration, 3),
         )
 
-    def _do_AnswerInvoker(self, action: lc.AnswerInvoker, followups: List[lc.Event]) -> None:
+    def _do_answer_invoker(self, action: lc.AnswerInvoker, followups: List[lc.Event]) -> None:
         invocation = self._invocations.pop(action.request_id, None)
         if invocation is None:
             return
@@ -382,7 +393,7 @@ class ExecutionEnvironment:
             return InvokeResult(200, to_json(body), unhandled)
         return service_error(500, action.error_type or "ServiceException", action.message or "")
 
-    def _do_StartTimer(self, action: lc.StartTimer, followups: List[lc.Event]) -> None:
+    def _do_start_timer(self, action: lc.StartTimer, followups: List[lc.Event]) -> None:
         self._timers.call_later(
             action.delay_ms / 1000.0, lambda: self._timer_fired(action.timer, action.token)
         )
@@ -391,7 +402,7 @@ class ExecutionEnvironment:
         with self._lock:
             self._post(lc.TimerFired(name, token))
 
-    def _do_SendSignal(self, action: lc.SendSignal, followups: List[lc.Event]) -> None:
+    def _do_send_signal(self, action: lc.SendSignal, followups: List[lc.Event]) -> None:
         child = self._processes.get(action.name)
         if child is None:
             return
@@ -401,7 +412,7 @@ class ExecutionEnvironment:
         if not self._supervisor.signal(child, action.signal):
             log.debug("%s was already gone for %s", child.name, action.signal)
 
-    def _do_ShutdownStarted(self, action: lc.ShutdownStarted, followups: List[lc.Event]) -> None:
+    def _do_shutdown_started(self, action: lc.ShutdownStarted, followups: List[lc.Event]) -> None:
         self._shutdown_started = time.monotonic()
         self._log(
             "shutdown.start",
@@ -411,7 +422,7 @@ class ExecutionEnvironment:
             deadline_ms=action.deadline_ms,
         )
 
-    def _do_ShutdownEnded(self, action: lc.ShutdownEnded, followups: List[lc.Event]) -> None:
+    def _do_shutdown_ended(self, action: lc.ShutdownEnded, followups: List[lc.Event]) -> None:
         started = self._shutdown_started or time.monotonic()
         self._log(
             "shutdown.end",
@@ -420,7 +431,7 @@ class ExecutionEnvironment:
             killed=list(action.killed),
         )
 
-    def _do_EnvironmentReset(self, action: lc.EnvironmentReset, followups: List[lc.Event]) -> None:
+    def _do_environment_reset(self, action: lc.EnvironmentReset, followups: List[lc.Event]) -> None:
         for box in [self._runtime_box, *self._extension_boxes.values()]:
             box.put(CLOSED)
         self._runtime_box = queue.Queue()
@@ -429,7 +440,7 @@ class ExecutionEnvironment:
         self._processes = {}
         self._init_error_body = b""
 
-    def _do_Exit(self, action: lc.Exit, followups: List[lc.Event]) -> None:
+    def _do_exit(self, action: lc.Exit, followups: List[lc.Event]) -> None:
         self.exit_code = action.code
         self.exited.set()
 
@@ -522,6 +533,46 @@ class ExecutionEnvironment:
                 return
             del self._processes[child.name]
             self._post(lc.ProcessExited(child.name, describe_exit(returncode, signame)))
+
+
+# Which method carries out each action: an explicit table rather than a name
+# built from the action's class, so that mypy checks each pairing (``_do``) and
+# tests/unit/test_sandbox_dispatch.py checks that every action has an executor.
+_A = TypeVar("_A", bound=lc.Action)
+_Executor = Callable[[ExecutionEnvironment, Any, List[lc.Event]], None]
+
+
+def _do(
+    action_type: Type[_A],
+    executor: Callable[[ExecutionEnvironment, _A, List[lc.Event]], None],
+) -> Tuple[Type[lc.Action], _Executor]:
+    return action_type, executor
+
+
+def _table(*entries: Tuple[Type[lc.Action], _Executor]) -> Dict[Type[lc.Action], _Executor]:
+    table = dict(entries)
+    if len(table) != len(entries):
+        raise ValueError("an action type has two executors")
+    return table
+
+
+EXECUTORS = _table(
+    _do(lc.PhaseChanged, ExecutionEnvironment._do_phase_changed),
+    _do(lc.SpawnExtensions, ExecutionEnvironment._do_spawn_extensions),
+    _do(lc.SpawnRuntime, ExecutionEnvironment._do_spawn_runtime),
+    _do(lc.InitEnded, ExecutionEnvironment._do_init_ended),
+    _do(lc.DeliverInvoke, ExecutionEnvironment._do_deliver_invoke),
+    _do(lc.DeliverEvent, ExecutionEnvironment._do_deliver_event),
+    _do(lc.InvokeStarted, ExecutionEnvironment._do_invoke_started),
+    _do(lc.InvokeEnded, ExecutionEnvironment._do_invoke_ended),
+    _do(lc.AnswerInvoker, ExecutionEnvironment._do_answer_invoker),
+    _do(lc.StartTimer, ExecutionEnvironment._do_start_timer),
+    _do(lc.SendSignal, ExecutionEnvironment._do_send_signal),
+    _do(lc.ShutdownStarted, ExecutionEnvironment._do_shutdown_started),
+    _do(lc.ShutdownEnded, ExecutionEnvironment._do_shutdown_ended),
+    _do(lc.EnvironmentReset, ExecutionEnvironment._do_environment_reset),
+    _do(lc.Exit, ExecutionEnvironment._do_exit),
+)
 
 
 def _iso_now() -> str:
