@@ -33,7 +33,7 @@ from typing import (
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.config import Config
 from lambda_sandbox.console import Console
-from lambda_sandbox.eventlog import EventLog
+from lambda_sandbox.eventlog import EventLog, Kind
 from lambda_sandbox.invocations import (
     MAX_PAYLOAD_BYTES,
     Invocation,
@@ -190,7 +190,7 @@ class ExecutionEnvironment:
                 del self._extension_boxes[extension_id]
                 del self._extension_names[extension_id]
                 self._log(
-                    "extension.refused",
+                    Kind.EXTENSION_REFUSED,
                     name=name,
                     status=refused.status,
                     error_type=refused.error_type,
@@ -198,7 +198,7 @@ class ExecutionEnvironment:
                 raise
             ext = self._machine.extensions[extension_id]
             self._log(
-                "extension.register",
+                Kind.EXTENSION_REGISTER,
                 name=name,
                 id=extension_id,
                 type="external" if ext.external else "internal",
@@ -240,12 +240,13 @@ class ExecutionEnvironment:
     def _do_phase_changed(self, action: lc.PhaseChanged, followups: List[lc.Event]) -> None:
         log.debug("phase %s -> %s (%s)", action.old.value, action.new.value, action.reason)
         self._log(
-            "phase", **{"from": action.old.value, "to": action.new.value, "reason": action.reason}
+            Kind.PHASE,
+            **{"from": action.old.value, "to": action.new.value, "reason": action.reason},
         )
         if action.new is lc.Phase.INIT:
             self._init_started = time.monotonic()
             self._init_duration_ms = None
-            self._log("init.start")
+            self._log(Kind.INIT_START)
 
     def _do_spawn_extensions(self, action: lc.SpawnExtensions, followups: List[lc.Event]) -> None:
         names = []
@@ -295,7 +296,7 @@ class ExecutionEnvironment:
             self.console.line(
                 f"INIT_REPORT Init Duration: {self._init_duration_ms:.2f} ms\tPhase: init\tStatus: {action.status}\tError Type: {action.error_type}"
             )
-        self._log("init.end", **fields)
+        self._log(Kind.INIT_END, **fields)
 
     def _do_deliver_invoke(self, action: lc.DeliverInvoke, followups: List[lc.Event]) -> None:
         invocation = self._invocations[action.request_id]
@@ -315,7 +316,7 @@ class ExecutionEnvironment:
             }
         else:
             self._log(
-                "shutdown.event",
+                Kind.SHUTDOWN_EVENT,
                 name=self._extension_names.get(action.extension_id),
                 id=action.extension_id,
                 reason=payload["shutdownReason"],
@@ -328,7 +329,7 @@ class ExecutionEnvironment:
         self._current = self._invocations.get(action.request_id)
         self._log_lines = self._current.log_lines if self._current is not None else None
         self._say(f"START RequestId: {action.request_id} Version: {self.config.function_version}")
-        self._log("invoke.start", request_id=action.request_id)
+        self._log(Kind.INVOKE_START, request_id=action.request_id)
 
     def _do_invoke_ended(self, action: lc.InvokeEnded, followups: List[lc.Event]) -> None:
         started = self._invoke_started.pop(action.request_id, time.monotonic())
@@ -355,7 +356,7 @@ class ExecutionEnvironment:
         self._current = None
         self._log_lines = None
         self._log(
-            "invoke.end",
+            Kind.INVOKE_END,
             request_id=action.request_id,
             status=action.status,
             duration_ms=round(duration, 3),
@@ -407,7 +408,7 @@ class ExecutionEnvironment:
         if child is None:
             return
         self._log(
-            "signal.sent", signal=action.signal, role=child.role, name=child.name, pid=child.pid
+            Kind.SIGNAL_SENT, signal=action.signal, role=child.role, name=child.name, pid=child.pid
         )
         if not self._supervisor.signal(child, action.signal):
             log.debug("%s was already gone for %s", child.name, action.signal)
@@ -415,7 +416,7 @@ class ExecutionEnvironment:
     def _do_shutdown_started(self, action: lc.ShutdownStarted, followups: List[lc.Event]) -> None:
         self._shutdown_started = time.monotonic()
         self._log(
-            "shutdown.start",
+            Kind.SHUTDOWN_START,
             reason=action.reason,
             rule=action.rule.value,
             limit_ms=action.limit_ms,
@@ -425,7 +426,7 @@ class ExecutionEnvironment:
     def _do_shutdown_ended(self, action: lc.ShutdownEnded, followups: List[lc.Event]) -> None:
         started = self._shutdown_started or time.monotonic()
         self._log(
-            "shutdown.end",
+            Kind.SHUTDOWN_END,
             reason=action.reason,
             duration_ms=round((time.monotonic() - started) * 1000, 3),
             killed=list(action.killed),
@@ -498,7 +499,9 @@ class ExecutionEnvironment:
         return self._machine.phase
 
     def _log_start(self, child: Child) -> None:
-        self._log("process.start", role=child.role, name=child.name, pid=child.pid, argv=child.argv)
+        self._log(
+            Kind.PROCESS_START, role=child.role, name=child.name, pid=child.pid, argv=child.argv
+        )
 
     def _max_memory_used_mb(self) -> int:
         child = self._processes.get(lc.RUNTIME)
@@ -516,12 +519,12 @@ class ExecutionEnvironment:
     def on_output(self, child: Child, stream: str, line: str) -> None:
         self._say(line)
         self._log(
-            "output", role=child.role, name=child.name, pid=child.pid, stream=stream, line=line
+            Kind.OUTPUT, role=child.role, name=child.name, pid=child.pid, stream=stream, line=line
         )
 
     def on_exit(self, child: Child, returncode: Optional[int], signame: Optional[str]) -> None:
         self._log(
-            "process.exit",
+            Kind.PROCESS_EXIT,
             role=child.role,
             name=child.name,
             pid=child.pid,
