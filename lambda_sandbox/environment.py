@@ -10,7 +10,6 @@ on per-party mailboxes and per-invocation results.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import queue
 import threading
@@ -32,7 +31,16 @@ from typing import (
 
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.config import Config
-from lambda_sandbox.console import Console
+from lambda_sandbox.console import (
+    Console,
+    end_line,
+    extension_launch_error_line,
+    init_report_line,
+    iso_timestamp,
+    report_line,
+    start_line,
+    timed_out_message,
+)
 from lambda_sandbox.eventlog import EventLog, Kind
 from lambda_sandbox.invocations import (
     MAX_PAYLOAD_BYTES,
@@ -257,7 +265,7 @@ class ExecutionEnvironment:
                 )
             except OSError as exc:
                 log.error("extension %s could not start: %s", name, exc)
-                self.console.line(f"EXTENSION\tName: {name}\tState: LaunchError\t{exc}")
+                self.console.line(extension_launch_error_line(name, str(exc)))
                 continue
             self._processes[name] = child
             self._log_start(child)
@@ -294,7 +302,7 @@ class ExecutionEnvironment:
         if action.error_type:
             fields["error_type"] = action.error_type
             self.console.line(
-                f"INIT_REPORT Init Duration: {self._init_duration_ms:.2f} ms\tPhase: init\tStatus: {action.status}\tError Type: {action.error_type}"
+                init_report_line(self._init_duration_ms, action.status, action.error_type)
             )
         self._log(Kind.INIT_END, **fields)
 
@@ -328,7 +336,7 @@ class ExecutionEnvironment:
         self._invoke_started[action.request_id] = time.monotonic()
         self._current = self._invocations.get(action.request_id)
         self._log_lines = self._current.log_lines if self._current is not None else None
-        self._say(f"START RequestId: {action.request_id} Version: {self.config.function_version}")
+        self._say(start_line(action.request_id, self.config.function_version))
         self._log(Kind.INVOKE_START, request_id=action.request_id)
 
     def _do_invoke_ended(self, action: lc.InvokeEnded, followups: List[lc.Event]) -> None:
@@ -336,21 +344,25 @@ class ExecutionEnvironment:
         duration = (time.monotonic() - started) * 1000
         if action.status == "timeout":
             self._say(
-                f"{_iso_now()} {action.request_id} Task timed out after "
-                f"{self.config.timeout_s:.2f} seconds"
+                timed_out_message(
+                    iso_timestamp(time.time()),
+                    action.request_id,
+                    self.config.timeout_s,
+                )
             )
-        self._say(f"END RequestId: {action.request_id}")
-        report = (
-            f"REPORT RequestId: {action.request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {math.ceil(duration)} ms\t"
-            f"Memory Size: {self.config.memory_size_mb} MB\tMax Memory Used: {self._max_memory_used_mb()} MB"
+        self._say(end_line(action.request_id))
+        # Only the first invocation after a cold start reports its init.
+        init_duration_ms, self._init_duration_ms = self._init_duration_ms, None
+        self._say(
+            report_line(
+                action.request_id,
+                duration,
+                self.config.memory_size_mb,
+                self._max_memory_used_mb(),
+                init_duration_ms,
+                action.status,
+            )
         )
-        if self._init_duration_ms is not None:
-            # Only the first invocation after a cold start reports its init.
-            report += f"\tInit Duration: {self._init_duration_ms:.2f} ms"
-            self._init_duration_ms = None
-        if action.status != "success":
-            report += f"\tStatus: {action.status}"
-        self._say(report)
         if self._current is not None:
             self._current.ended.set()
         self._current = None
@@ -387,7 +399,9 @@ class ExecutionEnvironment:
         if action.kind == "init-error":
             return InvokeResult(200, self._init_error_body, unhandled)
         if action.kind == "timeout":
-            message = f"{_iso_now()} {action.request_id} Task timed out after {self.config.timeout_s:.2f} seconds"
+            message = timed_out_message(
+                iso_timestamp(time.time()), action.request_id, self.config.timeout_s
+            )
             return InvokeResult(200, to_json({"errorMessage": message}), unhandled)
         if action.kind == "failure":
             body = {"errorType": action.error_type, "errorMessage": action.message}
@@ -576,8 +590,3 @@ EXECUTORS = _table(
     _do(lc.EnvironmentReset, ExecutionEnvironment._do_environment_reset),
     _do(lc.Exit, ExecutionEnvironment._do_exit),
 )
-
-
-def _iso_now() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
