@@ -30,6 +30,7 @@ from typing import (
 )
 
 from lambda_sandbox import lifecycle as lc
+from lambda_sandbox.answers import answer_for, oversized_response_body
 from lambda_sandbox.config import Config
 from lambda_sandbox.console import (
     Console,
@@ -43,13 +44,11 @@ from lambda_sandbox.console import (
 )
 from lambda_sandbox.eventlog import EventLog, Kind
 from lambda_sandbox.invocations import (
-    MAX_PAYLOAD_BYTES,
     Invocation,
     InvokeResult,
     RuntimeDelivery,
     now_ms,
     service_error,
-    to_json,
 )
 from lambda_sandbox.processes import Child, Supervisor, describe_exit
 from lambda_sandbox.timers import TimerWheel
@@ -163,13 +162,7 @@ class ExecutionEnvironment:
                 return
             # Lambda answers the invoker with an error for an oversized response.
             if invocation is not None:
-                invocation.runtime_body = to_json(
-                    {
-                        "errorMessage": f"Response payload size ({oversized} bytes) exceeded maximum "
-                        f"allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
-                        "errorType": "Function.ResponseSizeTooLarge",
-                    }
-                )
+                invocation.runtime_body = oversized_response_body(oversized)
             self._post(lc.RuntimeResponded(request_id, is_error=True))
 
     def runtime_error(self, request_id: str, body: bytes, error_type: Optional[str]) -> None:
@@ -378,35 +371,16 @@ class ExecutionEnvironment:
         invocation = self._invocations.pop(action.request_id, None)
         if invocation is None:
             return
-        invocation.result = self._result_for(action, invocation)
+        invocation.result = answer_for(
+            action,
+            function_version=self.config.function_version,
+            runtime_body=invocation.runtime_body,
+            function_error_type=invocation.function_error_type,
+            init_error_body=self._init_error_body,
+            timeout_s=self.config.timeout_s,
+            now_s=time.time(),
+        )
         invocation.done.set()
-
-    def _result_for(self, action: lc.AnswerInvoker, invocation: Invocation) -> InvokeResult:
-        version = {"X-Amz-Executed-Version": self.config.function_version}
-        unhandled = dict(version, **{"X-Amz-Function-Error": "Unhandled"})
-        if action.kind == "response":
-            return InvokeResult(200, invocation.runtime_body, version)
-        if action.kind == "error":
-            # "Handled" only when the runtime says so (a legacy Node.js notion);
-            # errors awslambdaric reports are unhandled.
-            if invocation.function_error_type == "Handled":
-                return InvokeResult(
-                    200,
-                    invocation.runtime_body,
-                    dict(version, **{"X-Amz-Function-Error": "Handled"}),
-                )
-            return InvokeResult(200, invocation.runtime_body, unhandled)
-        if action.kind == "init-error":
-            return InvokeResult(200, self._init_error_body, unhandled)
-        if action.kind == "timeout":
-            message = timed_out_message(
-                iso_timestamp(time.time()), action.request_id, self.config.timeout_s
-            )
-            return InvokeResult(200, to_json({"errorMessage": message}), unhandled)
-        if action.kind == "failure":
-            body = {"errorType": action.error_type, "errorMessage": action.message}
-            return InvokeResult(200, to_json(body), unhandled)
-        return service_error(500, action.error_type or "ServiceException", action.message or "")
 
     def _do_start_timer(self, action: lc.StartTimer, followups: List[lc.Event]) -> None:
         self._timers.call_later(
