@@ -31,6 +31,7 @@ from typing import (
 
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.answers import answer_for, oversized_response_body
+from lambda_sandbox.child_env import child_environment, log_stream_name
 from lambda_sandbox.config import Config
 from lambda_sandbox.console import (
     Console,
@@ -449,29 +450,10 @@ class ExecutionEnvironment:
         return found
 
     def _process_env(self) -> Dict[str, str]:
-        cfg = self.config
-        env = dict(os.environ)
-        env.update(
-            {
-                "AWS_LAMBDA_RUNTIME_API": self.runtime_api_address,
-                "AWS_LAMBDA_FUNCTION_NAME": cfg.function_name,
-                "AWS_LAMBDA_FUNCTION_VERSION": cfg.function_version,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.memory_size_mb),
-                "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/" + cfg.function_name,
-                "AWS_LAMBDA_LOG_STREAM_NAME": "{}/[{}]{}".format(
-                    time.strftime("%Y/%m/%d", time.gmtime()),
-                    cfg.function_version,
-                    uuid.uuid4().hex,
-                ),
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-                "AWS_REGION": cfg.region,
-                "AWS_DEFAULT_REGION": cfg.region,
-                "LAMBDA_TASK_ROOT": cfg.task_root,
-            }
+        stream = log_stream_name(self.config.function_version, time.time(), uuid.uuid4().hex)
+        return child_environment(
+            self.config, os.environ, self.runtime_api_address, self.runtime_cmd, stream
         )
-        if "_HANDLER" not in env and self.runtime_cmd:
-            env["_HANDLER"] = self.runtime_cmd[-1]
-        return env
 
     def _log(self, kind: str, **fields: Any) -> None:
         self.event_log.write(kind, env=self.index, **fields)
