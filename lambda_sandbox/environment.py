@@ -52,6 +52,7 @@ from lambda_sandbox.invocations import (
     service_error,
 )
 from lambda_sandbox.processes import Child, Supervisor, describe_exit
+from lambda_sandbox.procfs import read_max_memory_used_mb
 from lambda_sandbox.timers import TimerWheel
 
 log = logging.getLogger("lambda_sandbox")
@@ -475,16 +476,7 @@ class ExecutionEnvironment:
 
     def _max_memory_used_mb(self) -> int:
         child = self._processes.get(lc.RUNTIME)
-        if child is None:
-            return 0
-        try:
-            with open(f"/proc/{child.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmHWM:"):
-                        return int(int(line.split()[1]) / 1024) + 1
-        except (OSError, ValueError):
-            pass
-        return 0
+        return 0 if child is None else read_max_memory_used_mb(child.pid)
 
     def on_output(self, child: Child, stream: str, line: str) -> None:
         self._say(line)
