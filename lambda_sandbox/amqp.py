@@ -69,7 +69,7 @@ from lambda_sandbox.amqp_protocol import (
     rejection_reply,
     reply_for,
 )
-from lambda_sandbox.eventlog import EventLog
+from lambda_sandbox.eventlog import EventLog, Kind
 from lambda_sandbox.invocations import (
     Invocation,
     InvokeResult,
@@ -152,7 +152,7 @@ class AmqpConsumer:
         except ImportError:
             reason = f"AMQP_URI is set but pika is not installed (pip install pika=={PIKA_PIN})"
             log.error("%s: AMQP invocation is off; the HTTP Invoke API keeps serving", reason)
-            self._event_log.write("amqp.unavailable", reason=reason)
+            self._event_log.write(Kind.AMQP_UNAVAILABLE, reason=reason)
             return
         self._pika = pika
         if not log.isEnabledFor(logging.DEBUG):
@@ -173,13 +173,13 @@ class AmqpConsumer:
                     delay,
                 )
                 self._event_log.write(
-                    "amqp.disconnect",
+                    Kind.AMQP_DISCONNECT,
                     broker=self.settings.broker,
                     error=describe_error(exc),
                     retry_in_s=delay,
                 )
                 self._stopping.wait(delay)
-        self._event_log.write("amqp.stop", broker=self.settings.broker)
+        self._event_log.write(Kind.AMQP_STOP, broker=self.settings.broker)
         log.info("AMQP consumer stopped")
 
     def _serve(self) -> None:
@@ -198,7 +198,7 @@ class AmqpConsumer:
                 self.settings.broker,
             )
             self._event_log.write(
-                "amqp.connect",
+                Kind.AMQP_CONNECT,
                 broker=self.settings.broker,
                 queue=self.settings.queue,
                 prefetch=self.settings.prefetch,
@@ -261,7 +261,7 @@ class AmqpConsumer:
             trace_id=decision.trace_id or trace_id(),
         )
         self._event_log.write(
-            "amqp.invoke",
+            Kind.AMQP_INVOKE,
             request_id=invocation.request_id,
             correlation_id=decision.correlation_id,
             reply_to=decision.reply_to,
@@ -293,7 +293,7 @@ class AmqpConsumer:
             rejection.reason,
         )
         self._event_log.write(
-            "amqp.reject",
+            Kind.AMQP_REJECT,
             reason=rejection.reason,
             correlation_id=rejection.correlation_id,
             reply_to=rejection.reply_to,
@@ -345,7 +345,7 @@ class AmqpConsumer:
             reason = result.body.decode("utf-8", "replace")
             log.warning("AMQP: requeued %s: the environment did not run it: %s", request_id, reason)
             self._event_log.write(
-                "amqp.requeue",
+                Kind.AMQP_REQUEUE,
                 request_id=request_id,
                 correlation_id=request.correlation_id,
                 reason=reason,
@@ -366,7 +366,7 @@ class AmqpConsumer:
             channel.basic_nack(delivery_tag=delivery_tag, requeue=True)
             log.warning("AMQP: the broker refused the reply to %s (%s); requeued", request_id, exc)
             self._event_log.write(
-                "amqp.requeue",
+                Kind.AMQP_REQUEUE,
                 request_id=request_id,
                 correlation_id=request.correlation_id,
                 reason=f"the broker refused the reply: {describe_error(exc)}",
@@ -374,7 +374,7 @@ class AmqpConsumer:
             return
         channel.basic_ack(delivery_tag=delivery_tag)
         self._event_log.write(
-            "amqp.reply",
+            Kind.AMQP_REPLY,
             request_id=request_id,
             correlation_id=request.correlation_id,
             reply_to=request.reply_to,
@@ -409,7 +409,7 @@ class AmqpConsumer:
                 describe_error(exc),
             )
             self._event_log.write(
-                "amqp.unacked",
+                Kind.AMQP_UNACKED,
                 request_id=invocation.request_id,
                 correlation_id=request.correlation_id,
                 error=describe_error(exc),

@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 from lambda_sandbox import amqp
 from lambda_sandbox.config import ConfigError, load_config
 from lambda_sandbox.console import Console
-from lambda_sandbox.eventlog import EventLog
+from lambda_sandbox.eventlog import EventLog, Kind
 from lambda_sandbox.http_common import Server
 from lambda_sandbox.invoke_api import InvokeApiHandler
 from lambda_sandbox.pool import Sandbox
@@ -75,7 +75,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sandbox.close()
         return fail(_bind_error("INVOKE_API_PORT", config.invoke_api_port, exc))
     event_log.write(
-        "sandbox.start",
+        Kind.SANDBOX_START,
         pid=os.getpid(),
         function_name=config.function_name,
         function_version=config.function_version,
@@ -89,7 +89,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         target=invoke_server.serve_forever, args=(0.1,), name="invoke-api", daemon=True
     ).start()
     event_log.write(
-        "sandbox.ready", invoke_api=invoke_server.address, runtime_api=sandbox.runtime_api_address
+        Kind.SANDBOX_READY,
+        invoke_api=invoke_server.address,
+        runtime_api=sandbox.runtime_api_address,
     )
     logging.getLogger("lambda_sandbox").info(
         "function %s: Invoke API on %s, Runtime API on %s",
@@ -103,7 +105,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         amqp_consumer.stop()
     invoke_server.shutdown()
     sandbox.close()
-    event_log.write("sandbox.exit", code=code)
+    event_log.write(Kind.SANDBOX_EXIT, code=code)
     event_log.close()
     return code
 
@@ -141,7 +143,7 @@ def _serve_until_stopped(sandbox: Sandbox, event_log: EventLog, wake_r: int) -> 
         if exit_r in ready:
             return sandbox.exit_code
         for received in os.read(wake_r, 64):
-            event_log.write("sandbox.signal", signal=signal_name(received))
+            event_log.write(Kind.SANDBOX_SIGNAL, signal=signal_name(received))
             sandbox.stop(f"received {signal_name(received)}")
 
 

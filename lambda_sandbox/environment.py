@@ -10,28 +10,49 @@ on per-party mailboxes and per-invocation results.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import queue
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 from lambda_sandbox import lifecycle as lc
+from lambda_sandbox.answers import answer_for, oversized_response_body
+from lambda_sandbox.child_env import child_environment, log_stream_name
 from lambda_sandbox.config import Config
-from lambda_sandbox.console import Console
-from lambda_sandbox.eventlog import EventLog
+from lambda_sandbox.console import (
+    Console,
+    end_line,
+    extension_launch_error_line,
+    init_report_line,
+    iso_timestamp,
+    report_line,
+    start_line,
+    timed_out_message,
+)
+from lambda_sandbox.eventlog import EventLog, Kind
 from lambda_sandbox.invocations import (
-    MAX_PAYLOAD_BYTES,
     Invocation,
     InvokeResult,
     RuntimeDelivery,
     now_ms,
     service_error,
-    to_json,
 )
 from lambda_sandbox.processes import Child, Supervisor, describe_exit
+from lambda_sandbox.procfs import read_max_memory_used_mb
 from lambda_sandbox.timers import TimerWheel
 
 log = logging.getLogger("lambda_sandbox")
@@ -143,13 +164,7 @@ class ExecutionEnvironment:
                 return
             # Lambda answers the invoker with an error for an oversized response.
             if invocation is not None:
-                invocation.runtime_body = to_json(
-                    {
-                        "errorMessage": f"Response payload size ({oversized} bytes) exceeded maximum "
-                        f"allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
-                        "errorType": "Function.ResponseSizeTooLarge",
-                    }
-                )
+                invocation.runtime_body = oversized_response_body(oversized)
             self._post(lc.RuntimeResponded(request_id, is_error=True))
 
     def runtime_error(self, request_id: str, body: bytes, error_type: Optional[str]) -> None:
@@ -178,7 +193,7 @@ class ExecutionEnvironment:
                 del self._extension_boxes[extension_id]
                 del self._extension_names[extension_id]
                 self._log(
-                    "extension.refused",
+                    Kind.EXTENSION_REFUSED,
                     name=name,
                     status=refused.status,
                     error_type=refused.error_type,
@@ -186,7 +201,7 @@ class ExecutionEnvironment:
                 raise
             ext = self._machine.extensions[extension_id]
             self._log(
-                "extension.register",
+                Kind.EXTENSION_REGISTER,
                 name=name,
                 id=extension_id,
                 type="external" if ext.external else "internal",
@@ -223,20 +238,20 @@ class ExecutionEnvironment:
                 self._execute(action, followups)
 
     def _execute(self, action: lc.Action, followups: List[lc.Event]) -> None:
-        method = getattr(self, "_do_" + type(action).__name__)
-        method(action, followups)
+        EXECUTORS[type(action)](self, action, followups)
 
-    def _do_PhaseChanged(self, action: lc.PhaseChanged, followups: List[lc.Event]) -> None:
+    def _do_phase_changed(self, action: lc.PhaseChanged, followups: List[lc.Event]) -> None:
         log.debug("phase %s -> %s (%s)", action.old.value, action.new.value, action.reason)
         self._log(
-            "phase", **{"from": action.old.value, "to": action.new.value, "reason": action.reason}
+            Kind.PHASE,
+            **{"from": action.old.value, "to": action.new.value, "reason": action.reason},
         )
         if action.new is lc.Phase.INIT:
             self._init_started = time.monotonic()
             self._init_duration_ms = None
-            self._log("init.start")
+            self._log(Kind.INIT_START)
 
-    def _do_SpawnExtensions(self, action: lc.SpawnExtensions, followups: List[lc.Event]) -> None:
+    def _do_spawn_extensions(self, action: lc.SpawnExtensions, followups: List[lc.Event]) -> None:
         names = []
         for name, path in self._extension_executables():
             try:
@@ -245,7 +260,7 @@ class ExecutionEnvironment:
                 )
             except OSError as exc:
                 log.error("extension %s could not start: %s", name, exc)
-                self.console.line(f"EXTENSION\tName: {name}\tState: LaunchError\t{exc}")
+                self.console.line(extension_launch_error_line(name, str(exc)))
                 continue
             self._processes[name] = child
             self._log_start(child)
@@ -253,7 +268,7 @@ class ExecutionEnvironment:
             names.append(name)
         followups.append(lc.ExtensionsSpawned(tuple(names)))
 
-    def _do_SpawnRuntime(self, action: lc.SpawnRuntime, followups: List[lc.Event]) -> None:
+    def _do_spawn_runtime(self, action: lc.SpawnRuntime, followups: List[lc.Event]) -> None:
         try:
             child = self._supervisor.spawn(
                 "runtime",
@@ -272,7 +287,7 @@ class ExecutionEnvironment:
         self._log_start(child)
         followups.append(lc.ProcessStarted(lc.RUNTIME))
 
-    def _do_InitEnded(self, action: lc.InitEnded, followups: List[lc.Event]) -> None:
+    def _do_init_ended(self, action: lc.InitEnded, followups: List[lc.Event]) -> None:
         started = self._init_started or time.monotonic()
         self._init_duration_ms = (time.monotonic() - started) * 1000
         fields: Dict[str, Any] = {
@@ -282,15 +297,15 @@ class ExecutionEnvironment:
         if action.error_type:
             fields["error_type"] = action.error_type
             self.console.line(
-                f"INIT_REPORT Init Duration: {self._init_duration_ms:.2f} ms\tPhase: init\tStatus: {action.status}\tError Type: {action.error_type}"
+                init_report_line(self._init_duration_ms, action.status, action.error_type)
             )
-        self._log("init.end", **fields)
+        self._log(Kind.INIT_END, **fields)
 
-    def _do_DeliverInvoke(self, action: lc.DeliverInvoke, followups: List[lc.Event]) -> None:
+    def _do_deliver_invoke(self, action: lc.DeliverInvoke, followups: List[lc.Event]) -> None:
         invocation = self._invocations[action.request_id]
         self._runtime_box.put(RuntimeDelivery(invocation, action.deadline_ms, self.function_arn))
 
-    def _do_DeliverEvent(self, action: lc.DeliverEvent, followups: List[lc.Event]) -> None:
+    def _do_deliver_event(self, action: lc.DeliverEvent, followups: List[lc.Event]) -> None:
         box = self._extension_boxes.get(action.extension_id)
         if box is None:
             return
@@ -304,7 +319,7 @@ class ExecutionEnvironment:
             }
         else:
             self._log(
-                "shutdown.event",
+                Kind.SHUTDOWN_EVENT,
                 name=self._extension_names.get(action.extension_id),
                 id=action.extension_id,
                 reason=payload["shutdownReason"],
@@ -312,77 +327,64 @@ class ExecutionEnvironment:
             )
         box.put(payload)
 
-    def _do_InvokeStarted(self, action: lc.InvokeStarted, followups: List[lc.Event]) -> None:
+    def _do_invoke_started(self, action: lc.InvokeStarted, followups: List[lc.Event]) -> None:
         self._invoke_started[action.request_id] = time.monotonic()
         self._current = self._invocations.get(action.request_id)
         self._log_lines = self._current.log_lines if self._current is not None else None
-        self._say(f"START RequestId: {action.request_id} Version: {self.config.function_version}")
-        self._log("invoke.start", request_id=action.request_id)
+        self._say(start_line(action.request_id, self.config.function_version))
+        self._log(Kind.INVOKE_START, request_id=action.request_id)
 
-    def _do_InvokeEnded(self, action: lc.InvokeEnded, followups: List[lc.Event]) -> None:
+    def _do_invoke_ended(self, action: lc.InvokeEnded, followups: List[lc.Event]) -> None:
         started = self._invoke_started.pop(action.request_id, time.monotonic())
         duration = (time.monotonic() - started) * 1000
         if action.status == "timeout":
             self._say(
-                f"{_iso_now()} {action.request_id} Task timed out after "
-                f"{self.config.timeout_s:.2f} seconds"
+                timed_out_message(
+                    iso_timestamp(time.time()),
+                    action.request_id,
+                    self.config.timeout_s,
+                )
             )
-        self._say(f"END RequestId: {action.request_id}")
-        report = (
-            f"REPORT RequestId: {action.request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {math.ceil(duration)} ms\t"
-            f"Memory Size: {self.config.memory_size_mb} MB\tMax Memory Used: {self._max_memory_used_mb()} MB"
+        self._say(end_line(action.request_id))
+        # Only the first invocation after a cold start reports its init.
+        init_duration_ms, self._init_duration_ms = self._init_duration_ms, None
+        self._say(
+            report_line(
+                action.request_id,
+                duration,
+                self.config.memory_size_mb,
+                self._max_memory_used_mb(),
+                init_duration_ms,
+                action.status,
+            )
         )
-        if self._init_duration_ms is not None:
-            # Only the first invocation after a cold start reports its init.
-            report += f"\tInit Duration: {self._init_duration_ms:.2f} ms"
-            self._init_duration_ms = None
-        if action.status != "success":
-            report += f"\tStatus: {action.status}"
-        self._say(report)
         if self._current is not None:
             self._current.ended.set()
         self._current = None
         self._log_lines = None
         self._log(
-            "invoke.end",
+            Kind.INVOKE_END,
             request_id=action.request_id,
             status=action.status,
             duration_ms=round(duration, 3),
         )
 
-    def _do_AnswerInvoker(self, action: lc.AnswerInvoker, followups: List[lc.Event]) -> None:
+    def _do_answer_invoker(self, action: lc.AnswerInvoker, followups: List[lc.Event]) -> None:
         invocation = self._invocations.pop(action.request_id, None)
         if invocation is None:
             return
-        invocation.result = self._result_for(action, invocation)
+        invocation.result = answer_for(
+            action,
+            function_version=self.config.function_version,
+            runtime_body=invocation.runtime_body,
+            function_error_type=invocation.function_error_type,
+            init_error_body=self._init_error_body,
+            timeout_s=self.config.timeout_s,
+            now_s=time.time(),
+        )
         invocation.done.set()
 
-    def _result_for(self, action: lc.AnswerInvoker, invocation: Invocation) -> InvokeResult:
-        version = {"X-Amz-Executed-Version": self.config.function_version}
-        unhandled = dict(version, **{"X-Amz-Function-Error": "Unhandled"})
-        if action.kind == "response":
-            return InvokeResult(200, invocation.runtime_body, version)
-        if action.kind == "error":
-            # "Handled" only when the runtime says so (a legacy Node.js notion);
-            # errors awslambdaric reports are unhandled.
-            if invocation.function_error_type == "Handled":
-                return InvokeResult(
-                    200,
-                    invocation.runtime_body,
-                    dict(version, **{"X-Amz-Function-Error": "Handled"}),
-                )
-            return InvokeResult(200, invocation.runtime_body, unhandled)
-        if action.kind == "init-error":
-            return InvokeResult(200, self._init_error_body, unhandled)
-        if action.kind == "timeout":
-            message = f"{_iso_now()} {action.request_id} Task timed out after {self.config.timeout_s:.2f} seconds"
-            return InvokeResult(200, to_json({"errorMessage": message}), unhandled)
-        if action.kind == "failure":
-            body = {"errorType": action.error_type, "errorMessage": action.message}
-            return InvokeResult(200, to_json(body), unhandled)
-        return service_error(500, action.error_type or "ServiceException", action.message or "")
-
-    def _do_StartTimer(self, action: lc.StartTimer, followups: List[lc.Event]) -> None:
+    def _do_start_timer(self, action: lc.StartTimer, followups: List[lc.Event]) -> None:
         self._timers.call_later(
             action.delay_ms / 1000.0, lambda: self._timer_fired(action.timer, action.token)
         )
@@ -391,36 +393,36 @@ class ExecutionEnvironment:
         with self._lock:
             self._post(lc.TimerFired(name, token))
 
-    def _do_SendSignal(self, action: lc.SendSignal, followups: List[lc.Event]) -> None:
+    def _do_send_signal(self, action: lc.SendSignal, followups: List[lc.Event]) -> None:
         child = self._processes.get(action.name)
         if child is None:
             return
         self._log(
-            "signal.sent", signal=action.signal, role=child.role, name=child.name, pid=child.pid
+            Kind.SIGNAL_SENT, signal=action.signal, role=child.role, name=child.name, pid=child.pid
         )
         if not self._supervisor.signal(child, action.signal):
             log.debug("%s was already gone for %s", child.name, action.signal)
 
-    def _do_ShutdownStarted(self, action: lc.ShutdownStarted, followups: List[lc.Event]) -> None:
+    def _do_shutdown_started(self, action: lc.ShutdownStarted, followups: List[lc.Event]) -> None:
         self._shutdown_started = time.monotonic()
         self._log(
-            "shutdown.start",
+            Kind.SHUTDOWN_START,
             reason=action.reason,
             rule=action.rule.value,
             limit_ms=action.limit_ms,
             deadline_ms=action.deadline_ms,
         )
 
-    def _do_ShutdownEnded(self, action: lc.ShutdownEnded, followups: List[lc.Event]) -> None:
+    def _do_shutdown_ended(self, action: lc.ShutdownEnded, followups: List[lc.Event]) -> None:
         started = self._shutdown_started or time.monotonic()
         self._log(
-            "shutdown.end",
+            Kind.SHUTDOWN_END,
             reason=action.reason,
             duration_ms=round((time.monotonic() - started) * 1000, 3),
             killed=list(action.killed),
         )
 
-    def _do_EnvironmentReset(self, action: lc.EnvironmentReset, followups: List[lc.Event]) -> None:
+    def _do_environment_reset(self, action: lc.EnvironmentReset, followups: List[lc.Event]) -> None:
         for box in [self._runtime_box, *self._extension_boxes.values()]:
             box.put(CLOSED)
         self._runtime_box = queue.Queue()
@@ -429,7 +431,7 @@ class ExecutionEnvironment:
         self._processes = {}
         self._init_error_body = b""
 
-    def _do_Exit(self, action: lc.Exit, followups: List[lc.Event]) -> None:
+    def _do_exit(self, action: lc.Exit, followups: List[lc.Event]) -> None:
         self.exit_code = action.code
         self.exited.set()
 
@@ -449,29 +451,10 @@ class ExecutionEnvironment:
         return found
 
     def _process_env(self) -> Dict[str, str]:
-        cfg = self.config
-        env = dict(os.environ)
-        env.update(
-            {
-                "AWS_LAMBDA_RUNTIME_API": self.runtime_api_address,
-                "AWS_LAMBDA_FUNCTION_NAME": cfg.function_name,
-                "AWS_LAMBDA_FUNCTION_VERSION": cfg.function_version,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(cfg.memory_size_mb),
-                "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/" + cfg.function_name,
-                "AWS_LAMBDA_LOG_STREAM_NAME": "{}/[{}]{}".format(
-                    time.strftime("%Y/%m/%d", time.gmtime()),
-                    cfg.function_version,
-                    uuid.uuid4().hex,
-                ),
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-                "AWS_REGION": cfg.region,
-                "AWS_DEFAULT_REGION": cfg.region,
-                "LAMBDA_TASK_ROOT": cfg.task_root,
-            }
+        stream = log_stream_name(self.config.function_version, time.time(), uuid.uuid4().hex)
+        return child_environment(
+            self.config, os.environ, self.runtime_api_address, self.runtime_cmd, stream
         )
-        if "_HANDLER" not in env and self.runtime_cmd:
-            env["_HANDLER"] = self.runtime_cmd[-1]
-        return env
 
     def _log(self, kind: str, **fields: Any) -> None:
         self.event_log.write(kind, env=self.index, **fields)
@@ -487,30 +470,23 @@ class ExecutionEnvironment:
         return self._machine.phase
 
     def _log_start(self, child: Child) -> None:
-        self._log("process.start", role=child.role, name=child.name, pid=child.pid, argv=child.argv)
+        self._log(
+            Kind.PROCESS_START, role=child.role, name=child.name, pid=child.pid, argv=child.argv
+        )
 
     def _max_memory_used_mb(self) -> int:
         child = self._processes.get(lc.RUNTIME)
-        if child is None:
-            return 0
-        try:
-            with open(f"/proc/{child.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmHWM:"):
-                        return int(int(line.split()[1]) / 1024) + 1
-        except (OSError, ValueError):
-            pass
-        return 0
+        return 0 if child is None else read_max_memory_used_mb(child.pid)
 
     def on_output(self, child: Child, stream: str, line: str) -> None:
         self._say(line)
         self._log(
-            "output", role=child.role, name=child.name, pid=child.pid, stream=stream, line=line
+            Kind.OUTPUT, role=child.role, name=child.name, pid=child.pid, stream=stream, line=line
         )
 
     def on_exit(self, child: Child, returncode: Optional[int], signame: Optional[str]) -> None:
         self._log(
-            "process.exit",
+            Kind.PROCESS_EXIT,
             role=child.role,
             name=child.name,
             pid=child.pid,
@@ -524,6 +500,41 @@ class ExecutionEnvironment:
             self._post(lc.ProcessExited(child.name, describe_exit(returncode, signame)))
 
 
-def _iso_now() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+# Which method carries out each action: an explicit table rather than a name
+# built from the action's class, so that mypy checks each pairing (``_do``) and
+# tests/unit/test_sandbox_dispatch.py checks that every action has an executor.
+_A = TypeVar("_A", bound=lc.Action)
+_Executor = Callable[[ExecutionEnvironment, Any, List[lc.Event]], None]
+
+
+def _do(
+    action_type: Type[_A],
+    executor: Callable[[ExecutionEnvironment, _A, List[lc.Event]], None],
+) -> Tuple[Type[lc.Action], _Executor]:
+    return action_type, executor
+
+
+def _table(*entries: Tuple[Type[lc.Action], _Executor]) -> Dict[Type[lc.Action], _Executor]:
+    table = dict(entries)
+    if len(table) != len(entries):
+        raise ValueError("an action type has two executors")
+    return table
+
+
+EXECUTORS = _table(
+    _do(lc.PhaseChanged, ExecutionEnvironment._do_phase_changed),
+    _do(lc.SpawnExtensions, ExecutionEnvironment._do_spawn_extensions),
+    _do(lc.SpawnRuntime, ExecutionEnvironment._do_spawn_runtime),
+    _do(lc.InitEnded, ExecutionEnvironment._do_init_ended),
+    _do(lc.DeliverInvoke, ExecutionEnvironment._do_deliver_invoke),
+    _do(lc.DeliverEvent, ExecutionEnvironment._do_deliver_event),
+    _do(lc.InvokeStarted, ExecutionEnvironment._do_invoke_started),
+    _do(lc.InvokeEnded, ExecutionEnvironment._do_invoke_ended),
+    _do(lc.AnswerInvoker, ExecutionEnvironment._do_answer_invoker),
+    _do(lc.StartTimer, ExecutionEnvironment._do_start_timer),
+    _do(lc.SendSignal, ExecutionEnvironment._do_send_signal),
+    _do(lc.ShutdownStarted, ExecutionEnvironment._do_shutdown_started),
+    _do(lc.ShutdownEnded, ExecutionEnvironment._do_shutdown_ended),
+    _do(lc.EnvironmentReset, ExecutionEnvironment._do_environment_reset),
+    _do(lc.Exit, ExecutionEnvironment._do_exit),
+)

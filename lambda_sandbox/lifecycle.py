@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
-from typing import Deque, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Type, TypeVar
 
 from lambda_sandbox.lifecycle_events import (
     EVENT_INVOKE,
@@ -138,8 +138,7 @@ class Lifecycle:
         """Apply one event; return the actions the driver must carry out, in order."""
         self._now_ms = now_ms
         self._actions = []
-        handler = getattr(self, "_on_" + type(event).__name__)
-        handler(event)
+        HANDLERS[type(event)](self, event)
         actions, self._actions = self._actions, []
         return actions
 
@@ -149,7 +148,7 @@ class Lifecycle:
 
     # --------------------------------------------------------------- events
 
-    def _on_InvokeRequested(self, event: InvokeRequested) -> None:
+    def _on_invoke_requested(self, event: InvokeRequested) -> None:
         if self.stop_requested or self.phase is Phase.STOPPED:
             self._emit(
                 AnswerInvoker(
@@ -166,17 +165,17 @@ class Lifecycle:
         elif self.phase is Phase.READY:
             self._dispatch()
 
-    def _on_ProcessStarted(self, event: ProcessStarted) -> None:
+    def _on_process_started(self, event: ProcessStarted) -> None:
         self.alive.add(event.name)
         if event.name == RUNTIME:
             self._runtime_spawned = True
 
-    def _on_ExtensionsSpawned(self, event: ExtensionsSpawned) -> None:
+    def _on_extensions_spawned(self, event: ExtensionsSpawned) -> None:
         self._extensions_spawned = True
         self._awaiting_registration = set(event.names)
         self._maybe_spawn_runtime()
 
-    def _on_ExtensionRegistered(self, event: ExtensionRegistered) -> None:
+    def _on_extension_registered(self, event: ExtensionRegistered) -> None:
         if self.phase is not Phase.INIT:
             raise Refused(
                 403,
@@ -220,7 +219,7 @@ class Lifecycle:
         self._awaiting_registration.discard(event.name)
         self._maybe_spawn_runtime()
 
-    def _on_RuntimeNext(self, event: RuntimeNext) -> None:
+    def _on_runtime_next(self, event: RuntimeNext) -> None:
         if self.phase is Phase.INIT:
             self._runtime_at_next = True
             self._maybe_finish_init()
@@ -239,7 +238,7 @@ class Lifecycle:
             self._maybe_finish_invoke()
         # In shutdown (or before a restart) a runtime's next is never answered.
 
-    def _on_ExtensionNext(self, event: ExtensionNext) -> None:
+    def _on_extension_next(self, event: ExtensionNext) -> None:
         ext = self._extension(event.extension_id)
         ext.at_next = True
         if self.phase is Phase.INIT:
@@ -247,7 +246,7 @@ class Lifecycle:
         elif self.phase is Phase.INVOKE:
             self._maybe_finish_invoke()
 
-    def _on_RuntimeResponded(self, event: RuntimeResponded) -> None:
+    def _on_runtime_responded(self, event: RuntimeResponded) -> None:
         current = self.current
         if (
             self.phase is not Phase.INVOKE
@@ -264,7 +263,7 @@ class Lifecycle:
         current.status = "error" if event.is_error else "success"
         self._emit(AnswerInvoker(current.request_id, "error" if event.is_error else "response"))
 
-    def _on_InitErrorReported(self, event: InitErrorReported) -> None:
+    def _on_init_error_reported(self, event: InitErrorReported) -> None:
         if event.source != RUNTIME:
             self._extension(event.source)
         if self.phase is not Phase.INIT:
@@ -275,7 +274,7 @@ class Lifecycle:
             name = self.extensions[event.source].name
             self._fail_init("error", event.error_type, "failure", f"extension {name} failed init")
 
-    def _on_ExitErrorReported(self, event: ExitErrorReported) -> None:
+    def _on_exit_error_reported(self, event: ExitErrorReported) -> None:
         self._extension(event.extension_id)
         if self.phase in (Phase.INIT, Phase.READY, Phase.INVOKE):
             if self.phase is Phase.INIT:
@@ -284,7 +283,7 @@ class Lifecycle:
             self._fail_invoke(event.error_type, "extension reported exit error")
             self._begin_shutdown("failure")
 
-    def _on_ProcessExited(self, event: ProcessExited) -> None:
+    def _on_process_exited(self, event: ProcessExited) -> None:
         self.alive.discard(event.name)
         if self.phase is Phase.SHUTDOWN:
             if not self.alive:
@@ -304,7 +303,7 @@ class Lifecycle:
             self._fail_invoke(error_type, message)
             self._begin_shutdown("failure")
 
-    def _on_TimerFired(self, event: TimerFired) -> None:
+    def _on_timer_fired(self, event: TimerFired) -> None:
         if self._timer_tokens.get(event.timer) != event.token:
             return  # superseded or cancelled
         del self._timer_tokens[event.timer]
@@ -329,7 +328,7 @@ class Lifecycle:
             for name in sorted(self.alive):
                 self._kill(name)
 
-    def _on_StopRequested(self, event: StopRequested) -> None:
+    def _on_stop_requested(self, event: StopRequested) -> None:
         if self.stop_requested:
             return
         self.stop_requested = True
@@ -537,10 +536,47 @@ class Lifecycle:
                 self._begin_init()
 
 
+# Which method handles each event: an explicit table rather than a name built
+# from the event's class, so that mypy checks each pairing (``_on``) and
+# tests/unit/test_sandbox_dispatch.py checks that every event has a handler.
+_E = TypeVar("_E", bound=Event)
+_Handler = Callable[[Lifecycle, Any], None]
+
+
+def _on(
+    event_type: Type[_E], handler: Callable[[Lifecycle, _E], None]
+) -> Tuple[Type[Event], _Handler]:
+    return event_type, handler
+
+
+def _table(*entries: Tuple[Type[Event], _Handler]) -> Dict[Type[Event], _Handler]:
+    table = dict(entries)
+    if len(table) != len(entries):
+        raise ValueError("an event type has two handlers")
+    return table
+
+
+HANDLERS = _table(
+    _on(InvokeRequested, Lifecycle._on_invoke_requested),
+    _on(ProcessStarted, Lifecycle._on_process_started),
+    _on(ExtensionsSpawned, Lifecycle._on_extensions_spawned),
+    _on(ExtensionRegistered, Lifecycle._on_extension_registered),
+    _on(RuntimeNext, Lifecycle._on_runtime_next),
+    _on(ExtensionNext, Lifecycle._on_extension_next),
+    _on(RuntimeResponded, Lifecycle._on_runtime_responded),
+    _on(InitErrorReported, Lifecycle._on_init_error_reported),
+    _on(ExitErrorReported, Lifecycle._on_exit_error_reported),
+    _on(ProcessExited, Lifecycle._on_process_exited),
+    _on(TimerFired, Lifecycle._on_timer_fired),
+    _on(StopRequested, Lifecycle._on_stop_requested),
+)
+
+
 # The vocabulary is re-exported: callers write lifecycle.InvokeRequested, etc.
 __all__ = [
     "EVENT_INVOKE",
     "EVENT_SHUTDOWN",
+    "HANDLERS",
     "KNOWN_EXTENSION_EVENTS",
     "RUNTIME",
     "SHUTDOWN_LIMIT_MS",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Set, Tuple, Union
+from typing import Any, Dict, Optional, Set, Tuple
 
 RUNTIME = "runtime"  # the runtime's name among the environment's processes
 
@@ -73,142 +73,141 @@ class Refused(Exception):
         self.message = message
 
 
+# Events and actions are frozen dataclasses under one base each, so that
+# "every event" is a question the code can answer (issubclass), and the
+# dispatch tables in lifecycle.py and environment.py can be checked against
+# it (tests/unit/test_sandbox_dispatch.py).
+
+
+class Event:
+    """Something that happened, fed to ``Lifecycle.handle``."""
+
+
+class Action:
+    """Something the driver must do, returned by ``Lifecycle.handle``."""
+
+
 # ---------------------------------------------------------------- events in
 
 
 @dataclass(frozen=True)
-class InvokeRequested:
+class InvokeRequested(Event):
     request_id: str
 
 
 @dataclass(frozen=True)
-class ProcessStarted:
+class ProcessStarted(Event):
     name: str
 
 
 @dataclass(frozen=True)
-class ExtensionsSpawned:
+class ExtensionsSpawned(Event):
     names: Tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class ExtensionRegistered:
+class ExtensionRegistered(Event):
     extension_id: str
     name: str
     events: Tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class RuntimeNext:
+class RuntimeNext(Event):
     pass
 
 
 @dataclass(frozen=True)
-class ExtensionNext:
+class ExtensionNext(Event):
     extension_id: str
 
 
 @dataclass(frozen=True)
-class RuntimeResponded:
+class RuntimeResponded(Event):
     request_id: str
     is_error: bool = False
 
 
 @dataclass(frozen=True)
-class InitErrorReported:
+class InitErrorReported(Event):
     source: str  # RUNTIME or an extension id
     error_type: str
 
 
 @dataclass(frozen=True)
-class ExitErrorReported:
+class ExitErrorReported(Event):
     extension_id: str
     error_type: str
 
 
 @dataclass(frozen=True)
-class ProcessExited:
+class ProcessExited(Event):
     name: str
     description: str  # "exit status 1", "signal: killed"
 
 
 @dataclass(frozen=True)
-class TimerFired:
+class TimerFired(Event):
     timer: str
     token: int
 
 
 @dataclass(frozen=True)
-class StopRequested:
+class StopRequested(Event):
     pass
 
-
-Event = Union[
-    InvokeRequested,
-    ProcessStarted,
-    ExtensionsSpawned,
-    ExtensionRegistered,
-    RuntimeNext,
-    ExtensionNext,
-    RuntimeResponded,
-    InitErrorReported,
-    ExitErrorReported,
-    ProcessExited,
-    TimerFired,
-    StopRequested,
-]
 
 # --------------------------------------------------------------- actions out
 
 
 @dataclass(frozen=True)
-class PhaseChanged:
+class PhaseChanged(Action):
     old: Phase
     new: Phase
     reason: str
 
 
 @dataclass(frozen=True)
-class SpawnExtensions:
+class SpawnExtensions(Action):
     pass
 
 
 @dataclass(frozen=True)
-class SpawnRuntime:
+class SpawnRuntime(Action):
     pass
 
 
 @dataclass(frozen=True)
-class InitEnded:
+class InitEnded(Action):
     status: str  # "ok" | "error" | "timeout"
     error_type: Optional[str] = None
 
 
 @dataclass(frozen=True)
-class DeliverInvoke:
+class DeliverInvoke(Action):
     request_id: str
     deadline_ms: int
 
 
 @dataclass(frozen=True)
-class DeliverEvent:
+class DeliverEvent(Action):
     extension_id: str
     payload: Dict[str, Any]
 
 
 @dataclass(frozen=True)
-class InvokeStarted:
+class InvokeStarted(Action):
     request_id: str
 
 
 @dataclass(frozen=True)
-class InvokeEnded:
+class InvokeEnded(Action):
     request_id: str
     status: str  # "success" | "error" | "timeout" | "failure"
 
 
 @dataclass(frozen=True)
-class AnswerInvoker:
+class AnswerInvoker(Action):
     """Tell the waiting invoker how its invocation went.
 
     kind: "response" / "error" (the runtime's own body), "init-error" (the
@@ -223,20 +222,20 @@ class AnswerInvoker:
 
 
 @dataclass(frozen=True)
-class StartTimer:
+class StartTimer(Action):
     timer: str
     delay_ms: int
     token: int
 
 
 @dataclass(frozen=True)
-class SendSignal:
+class SendSignal(Action):
     name: str  # RUNTIME or an extension's name
     signal: str  # "SIGTERM" | "SIGKILL"
 
 
 @dataclass(frozen=True)
-class ShutdownStarted:
+class ShutdownStarted(Action):
     reason: str
     rule: ShutdownRule
     limit_ms: int
@@ -244,35 +243,16 @@ class ShutdownStarted:
 
 
 @dataclass(frozen=True)
-class ShutdownEnded:
+class ShutdownEnded(Action):
     reason: str
     killed: Tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class EnvironmentReset:
+class EnvironmentReset(Action):
     """Forget the dead environment: close its mailboxes, drop registrations."""
 
 
 @dataclass(frozen=True)
-class Exit:
+class Exit(Action):
     code: int
-
-
-Action = Union[
-    PhaseChanged,
-    SpawnExtensions,
-    SpawnRuntime,
-    InitEnded,
-    DeliverInvoke,
-    DeliverEvent,
-    InvokeStarted,
-    InvokeEnded,
-    AnswerInvoker,
-    StartTimer,
-    SendSignal,
-    ShutdownStarted,
-    ShutdownEnded,
-    EnvironmentReset,
-    Exit,
-]

@@ -21,7 +21,7 @@ from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.config import Config
 from lambda_sandbox.console import Console
 from lambda_sandbox.environment import ExecutionEnvironment
-from lambda_sandbox.eventlog import EventLog
+from lambda_sandbox.eventlog import EventLog, Kind
 from lambda_sandbox.http_common import Server
 from lambda_sandbox.invocations import Invocation, InvokeResult, service_error
 from lambda_sandbox.processes import Child, Supervisor
@@ -100,7 +100,7 @@ class Sandbox:
         self._async.clear()
         for invocation in dropped:
             self.event_log.write(
-                "invoke.dropped",
+                Kind.INVOKE_DROPPED,
                 request_id=invocation.request_id,
                 reason="the sandbox stopped before this Event invocation ran",
             )
@@ -188,7 +188,7 @@ class Sandbox:
         self._environments.append(environment)
         self._servers.append(server)
         self._busy.append(False)
-        self.event_log.write("environment.created", env=index, runtime_api=server.address)
+        self.event_log.write(Kind.ENVIRONMENT_CREATED, env=index, runtime_api=server.address)
         return index
 
     def _run_async(self) -> None:
