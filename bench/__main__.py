@@ -1,4 +1,4 @@
-"""Run every benchmark, print a table, write results/bench.json and results/BENCH.md.
+"""Run every benchmark, print a table, write results/latest/bench.json and BENCH.md.
 
     python -m bench                        # the full run (a few minutes)
     python -m bench --quick                # a short run, for CI (figures not asserted)
@@ -6,7 +6,7 @@
     python -m bench --only invoke,cold     # some of: invoke, shutdown, cell, cold
 
 Every figure is a ratio of two paths measured side by side in this run, on
-this machine; bench.json records the machine. When results/results.json
+this machine; bench.json records the machine. When results/latest/results.json
 exists, REPORT.md and report.html are rendered again with a Benchmarks
 section. All load is sequential and on loopback.
 """
@@ -28,10 +28,10 @@ from typing import Any, Callable, Dict, List, Optional
 
 from bench import cell_cost, cold_start, invoke_overhead, shutdown_fidelity
 from bench.common import machine
+from harness.paths import LATEST_RESULTS_DIR
 from harness.provision.interpreters import find_interpreter
 from harness.report.bench import BENCH_VERSION, render_bench_markdown, render_bench_text
 from harness.report.writer import rewrite_report
-from harness.sandbox.running import ROOT
 
 BENCHMARKS = ("invoke", "shutdown", "cell", "cold")
 
@@ -81,7 +81,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
         help="also run the default matrix at these worker counts, e.g. 1,2,4,8 (minutes)",
     )
     parser.add_argument("--python", default="3.12", help="CPython for invoke and shutdown")
-    parser.add_argument("--results", type=Path, default=ROOT / "results")
+    parser.add_argument("--results", type=Path, default=LATEST_RESULTS_DIR)
     return parser.parse_args(argv)
 
 

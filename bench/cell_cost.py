@@ -30,16 +30,18 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from bench.common import spread, time_command_ms
-from harness import backends
+from harness import backends, probes
 from harness.backends.base import Backend
 from harness.model.cells import Cell
 from harness.model.scenarios import load_cells
+from harness.paths import PROJECT_ROOT as ROOT
+from harness.paths import SCENARIOS_DIR
 from harness.provision.interpreters import find_interpreter
 from harness.runner import run_cell
 from harness.sandbox import sweep
-from harness.sandbox.running import ROOT
+from lambda_sandbox.eventlog import Event, Kind, read_event_log
 
-SCENARIOS = ROOT / "scenarios"
+SCENARIOS = SCENARIOS_DIR
 
 # One cell per shutdown behaviour, on Python 3.12 with awslambdaric, trigger stop.
 REPRESENTATIVE: Tuple[Dict[str, Any], ...] = (
@@ -69,36 +71,31 @@ def floor_parts_ms(
     return {k: round(v, 3) for k, v in parts.items()}
 
 
-def phases_ms(event_lines: Sequence[str], started: float, ended: float) -> Dict[str, float]:
+def phases_ms(events: Sequence[Event], started: float, ended: float) -> Dict[str, float]:
     """Where a cell's wall time went, from its event log (wall-clock ``ts``). Pure.
 
+    ``events`` as the contract's reader gives them (``read_event_log``);
     ``to_sandbox_start``: the harness's Popen to the sandbox's first event
     (interpreter start and imports); ``init``, ``invoke`` (all of them) and
     ``shutdown`` as the sandbox logged them; ``sandbox_exit``: the last
     shutdown.end to sandbox.exit; ``rest``: everything else (waiting for the
     harness, the idle timeout, reading the log).
     """
-    events = []
-    for line in event_lines:
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue
-    first = {e["kind"]: e for e in reversed(events)}
-    last = {e["kind"]: e for e in events}
+    first = {e.kind: e for e in reversed(events)}
+    last = {e.kind: e for e in events}
+
+    def total_ms(kind: str) -> float:
+        return sum(float(e.get("duration_ms") or 0) for e in events if e.kind == kind)
+
     out = {
-        "to_sandbox_start": (first["sandbox.start"]["ts"] - started) * 1000.0
-        if "sandbox.start" in first
+        "to_sandbox_start": (first[Kind.SANDBOX_START]["ts"] - started) * 1000.0
+        if Kind.SANDBOX_START in first
         else 0.0,
-        "init": sum(float(e.get("duration_ms") or 0) for e in events if e["kind"] == "init.end"),
-        "invoke": sum(
-            float(e.get("duration_ms") or 0) for e in events if e["kind"] == "invoke.end"
-        ),
-        "shutdown": sum(
-            float(e.get("duration_ms") or 0) for e in events if e["kind"] == "shutdown.end"
-        ),
-        "sandbox_exit": (last["sandbox.exit"]["ts"] - last["shutdown.end"]["ts"]) * 1000.0
-        if "sandbox.exit" in last and "shutdown.end" in last
+        "init": total_ms(Kind.INIT_END),
+        "invoke": total_ms(Kind.INVOKE_END),
+        "shutdown": total_ms(Kind.SHUTDOWN_END),
+        "sandbox_exit": (last[Kind.SANDBOX_EXIT]["ts"] - last[Kind.SHUTDOWN_END]["ts"]) * 1000.0
+        if Kind.SANDBOX_EXIT in last and Kind.SHUTDOWN_END in last
         else 0.0,
     }
     out["rest"] = (ended - started) * 1000.0 - sum(out.values())
@@ -142,7 +139,7 @@ def interpreter_start_ms(version: str, runs: int = 5) -> Optional[float]:
 def measure_cells(
     backend_names: Sequence[str], runs: int, invoke_ms: float
 ) -> Tuple[List[Dict[str, Any]], Dict[str, str]]:
-    cells = representative_cells(load_cells(SCENARIOS))
+    cells = representative_cells(load_cells(SCENARIOS, probes.check_settings))
     start_ms = interpreter_start_ms("3.12")
     if start_ms is None or not cells:
         return [], {"cell cost": "no CPython 3.12, or the default scenarios lack its cells"}
@@ -160,8 +157,9 @@ def measure_cells(
                         walls.append(time.perf_counter() - started)
                         verdicts.append(result.verdict)
                         log = Path(tmp) / name / (result.event_log or "missing")
-                        lines = log.read_text().splitlines() if log.is_file() else []
-                        phase = phases_ms(lines, result.started, result.ended)
+                        # A cell without a log reads as an empty one: every phase 0.
+                        events = read_event_log(str(log)).events
+                        phase = phases_ms(events, result.started, result.ended)
                         # Before the backend's clock starts: interpreter lookup, venv check.
                         phase["prepare"] = round(
                             walls[-1] * 1000.0 - (result.ended - result.started) * 1000.0, 1

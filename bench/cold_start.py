@@ -26,12 +26,13 @@ from harness.model.clients import (
     resolve_version,
     runtime_command,
 )
+from harness.paths import FUNCTION_DIR
 from harness.provision.interpreters import find_interpreter, where_searched
 from harness.provision.venvs import ensure_venv, venv_python
-from harness.sandbox.running import ROOT, RunningSandbox
+from harness.sandbox.running import RunningSandbox
+from lambda_sandbox.eventlog import Kind
 
 PYTHONS = ("3.7", "3.8", "3.12")
-FUNCTION_DIR = ROOT / "function"
 CLIENT_IMPORT = {"awslambdaric": "import awslambdaric.bootstrap", "legacy": "import requests"}
 
 
@@ -53,7 +54,7 @@ def init_duration_ms(python: Path, client: str, workdir: Path) -> float:
         reply = sandbox.invoke({"bench": "cold-start"})
         if reply.status != 200 or reply.headers.get("X-Amz-Function-Error"):
             raise RuntimeError(f"invoke failed: {reply.status} {reply.body[:300]!r}")
-        event = sandbox.wait_for(lambda e: e["kind"] == "init.end", timeout=15)
+        event = sandbox.wait_for(lambda e: e["kind"] == Kind.INIT_END, timeout=15)
     if event.get("status") != "ok":
         raise RuntimeError(f"init ended {event.get('status')}: {event}")
     return float(event["duration_ms"])

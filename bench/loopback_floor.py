@@ -34,7 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Dict, List, Optional, Tuple, Type
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness.paths import PROJECT_ROOT
 
 _pending: "queue.Queue[Tuple[int, bytes]]" = queue.Queue()
 _answers: Dict[int, List[Any]] = {}
@@ -124,8 +124,8 @@ class Floor:
     def _start(self, *args: str, stdout: Optional[int] = None) -> "subprocess.Popen[bytes]":
         proc = subprocess.Popen(
             [str(self.python), "-m", "bench.loopback_floor", *args],
-            cwd=str(ROOT),
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=str(PROJECT_ROOT),
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             start_new_session=True,

@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from harness.model.pins import load_pins
+from harness.paths import TEST_FIXTURES as FIXTURES
 from harness.provision.interpreters import find_interpreter, where_searched
 from harness.provision.venvs import ensure_venv, venv_python
-from harness.sandbox.running import FIXTURES, RunningSandbox
+from harness.sandbox.running import RunningSandbox
+from lambda_sandbox.eventlog import Kind, read_event_log
 
 RULES = {
     "internal-only": (500, {"FIXTURE_EXTENSION": "internal"}, False),
@@ -45,15 +47,11 @@ def one_shutdown(python: Path, rule: str, workdir: Path) -> Dict[str, float]:
         reply = sandbox.invoke({})
         if reply.status != 200:
             raise RuntimeError(f"invoke failed: {reply.status} {reply.body[:200]!r}")
-        sandbox.wait_for(lambda e: e["kind"] == "invoke.end", timeout=10)
+        sandbox.wait_for(lambda e: e["kind"] == Kind.INVOKE_END, timeout=10)
         sandbox.stop()
-        events = sandbox.events()
-    received = next(e["mono"] for e in events if e["kind"] == "sandbox.signal")
-    sent = {
-        e["signal"]: e["mono"]
-        for e in events
-        if e["kind"] == "signal.sent" and e["name"] == "runtime"
-    }
+        log = read_event_log(str(sandbox.event_log))
+    received = next(e.mono for e in log.of_kind(Kind.SANDBOX_SIGNAL))
+    sent = {e["signal"]: e.mono for e in log.of_kind(Kind.SIGNAL_SENT) if e["name"] == "runtime"}
     if set(sent) != {"SIGTERM", "SIGKILL"}:
         raise RuntimeError(f"expected SIGTERM then SIGKILL to the runtime, saw {sorted(sent)}")
     return {

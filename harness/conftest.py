@@ -3,7 +3,7 @@
 ``pytest harness/`` loads every scenario before anything runs (a bad file is
 a usage error, no traceback), parametrizes ``test_cell`` with the cells, and
 at the end of the session (on the controller, under pytest-xdist) reads the
-per-cell verdict files back and writes results/. Every process a cell starts
+per-cell verdict files back and writes results/latest/. Every process a cell starts
 carries a session label; the controller sweeps the label at the end, so an
 interrupted run leaves nothing behind.
 """
@@ -29,7 +29,7 @@ from harness.images import engine as dockerbuild
 from harness.images.container import sweep_containers
 from harness.model.cells import Cell
 from harness.model.scenarios import ScenarioError, load_cells
-from harness.paths import PROJECT_ROOT, RESULTS_DIR, SCENARIOS_DIR
+from harness.paths import LATEST_RESULTS_DIR, PROJECT_ROOT, SCENARIOS_DIR
 from harness.report.journal import read_results
 from harness.report.meta import RunMeta
 from harness.report.writer import write_report
@@ -61,8 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--results",
         type=Path,
-        default=RESULTS_DIR,
-        help="where results.json, REPORT.md, report.html and cells/ go. Default: results/.",
+        default=LATEST_RESULTS_DIR,
+        help="where results.json, REPORT.md, report.html and cells/ go. Default: results/latest/ "
+        "(ignored by git; python -m harness.report.publish makes it the published results/).",
     )
 
 

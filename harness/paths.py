@@ -13,7 +13,9 @@ from typing import Mapping, Optional
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = PROJECT_ROOT / "function"
 SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
+# The published findings (tracked) and where runs write (ignored by git).
 RESULTS_DIR = PROJECT_ROOT / "results"
+LATEST_RESULTS_DIR = RESULTS_DIR / "latest"
 IMAGES_DIR = PROJECT_ROOT / "images"
 PINS_FILE = PROJECT_ROOT / "pins.toml"
 TEST_FIXTURES = PROJECT_ROOT / "tests" / "fixtures"

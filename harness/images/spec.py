@@ -158,8 +158,13 @@ def select_specs(names: Sequence[str], specs: Mapping[str, ImageSpec]) -> List[I
     for name in names:
         if name in specs:
             chosen.append(specs[name])
-        else:
+        elif re.match(r"^3\.[0-9]+$", name):
             chosen.append(spec_for(name, specs))
+        else:
+            known = ", ".join(specs) or "none"
+            raise ImageSpecError(
+                f"no image {name!r}: name a folder of images/ ({known}), a Python (3.12) or all"
+            )
     return chosen
 
 

@@ -6,7 +6,7 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import tomllib
 
@@ -78,7 +78,3 @@ def load_pins(path: Path = PINS_FILE) -> Pins:
     except OSError as err:
         raise PinError(f"{path}: cannot be read: {err}") from None
     return parse_pins(text, str(path))
-
-
-def pins_as_mapping(pins: Pins) -> Mapping[str, Mapping[str, str]]:
-    return {"awslambdaric": dict(pins.awslambdaric), "packages": dict(pins.packages)}

@@ -1,14 +1,14 @@
 """Run the sandbox as a child process, for the tests and the benchmarks.
 
-A context manager: it starts ``python -m lambda_sandbox`` in its own process
-group with ephemeral ports, waits for the ``sandbox.ready`` event (no fixed
-sleeps), and on exit kills the whole group if it is still there, so a failing
-test leaves nothing running.
+A context manager around ``SandboxChild`` (the one owner of the sandbox's
+process): it starts ``python -m lambda_sandbox`` with ephemeral ports, waits
+for the ``sandbox.ready`` event (no fixed sleeps), and on exit kills the
+sandbox's group and every group it started, so a failing test leaves nothing
+running. Events are read with the contract's reader.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -21,10 +21,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Type
 
+from harness.errors import LabError
 from harness.paths import PROJECT_ROOT, TEST_FIXTURES
-
-ROOT = PROJECT_ROOT
-FIXTURES = TEST_FIXTURES
+from harness.sandbox.child import SandboxChild
+from lambda_sandbox.eventlog import Kind, read_event_log
 
 
 @dataclass
@@ -37,8 +37,8 @@ class Reply:
         return json.loads(self.body)
 
 
-class SandboxFailed(AssertionError):
-    pass
+class SandboxFailed(LabError, AssertionError):
+    """The sandbox exited, or an awaited event never came; the console's tail is attached."""
 
 
 class RunningSandbox:
@@ -48,7 +48,7 @@ class RunningSandbox:
         runtime_cmd: Sequence[str],
         workdir: Path,
         env: Optional[Mapping[str, str]] = None,
-        task_root: Path = FIXTURES / "fn",
+        task_root: Path = TEST_FIXTURES / "fn",
         extensions_dir: Optional[Path] = None,
     ) -> None:
         self.python = python
@@ -56,7 +56,7 @@ class RunningSandbox:
         self.output_path = workdir / "output.log"
         self.env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(PROJECT_ROOT),
             "INVOKE_API_PORT": "0",
             "RUNTIME_API_PORT": "0",
             "LAMBDA_TASK_ROOT": str(task_root),
@@ -65,21 +65,19 @@ class RunningSandbox:
             **(env or {}),
         }
         self.argv = [str(python), "-m", "lambda_sandbox", "--", *runtime_cmd]
-        self.proc: Optional[subprocess.Popen[bytes]] = None
+        self.child: Optional[SandboxChild] = None
         self.invoke_api = ""
+
+    @property
+    def proc(self) -> "Optional[subprocess.Popen[bytes]]":
+        return None if self.child is None else self.child.proc
 
     def __enter__(self) -> RunningSandbox:
         self.output = open(self.output_path, "wb")
-        self.proc = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            cwd=str(ROOT),
-            stdout=self.output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.child = SandboxChild(self.argv, self.env, PROJECT_ROOT, self.output)
+        self.child.__enter__()
         try:
-            ready = self.wait_for(lambda e: e["kind"] == "sandbox.ready", timeout=20)
+            ready = self.wait_for(lambda e: e["kind"] == Kind.SANDBOX_READY, timeout=20)
             self.invoke_api = ready["invoke_api"]
         except BaseException:
             self.__exit__(None, None, None)
@@ -92,25 +90,16 @@ class RunningSandbox:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        # Anything the sandbox started lives in its own group: kill those too.
-        for event in self.events():
-            if event["kind"] == "process.start":
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(event["pid"], signal.SIGKILL)
+        assert self.child is not None
+        # Anything the sandbox started lives in its own group: those go too.
+        self.child.close(started_groups=self.pids())
         self.output.close()
 
     # ------------------------------------------------------------ queries
 
     def events(self) -> List[Dict[str, Any]]:
-        if not self.event_log.exists():
-            return []
-        lines = self.event_log.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        """Every event so far, as the records the sandbox wrote."""
+        return [dict(e.record) for e in read_event_log(str(self.event_log)).events]
 
     def of_kind(self, kind: str) -> List[Dict[str, Any]]:
         return [e for e in self.events() if e["kind"] == kind]
@@ -124,12 +113,12 @@ class RunningSandbox:
             for event in self.events():
                 if predicate(event):
                     return event
-            if self.proc is not None and self.proc.poll() is not None:
+            if self.child is not None and not self.child.alive():
                 for event in self.events():
                     if predicate(event):
                         return event
                 raise SandboxFailed(
-                    f"sandbox exited with {self.proc.returncode} before the awaited event\n"
+                    f"sandbox exited with {self.child.returncode()} before the awaited event\n"
                     + self.console()[-4000:]
                 )
             time.sleep(0.02)  # polling a file; the wait itself is bounded by the timeout
@@ -162,14 +151,17 @@ class RunningSandbox:
                 return Reply(error.code, dict(error.headers), error.read())
 
     def signal(self, signum: int = signal.SIGTERM) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signum)
+        assert self.child is not None
+        self.child.signal(signum)
 
     def stop(self, timeout: float = 15) -> int:
         """SIGTERM the sandbox (what `docker stop` does) and wait for it to exit."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
+        assert self.child is not None
+        self.child.signal(signal.SIGTERM)
+        code = self.child.wait(timeout)
+        if code is None:
+            raise SandboxFailed(f"the sandbox did not exit within {timeout} s of SIGTERM")
+        return code
 
     def pids(self) -> List[int]:
-        return [e["pid"] for e in self.of_kind("process.start")]
+        return [int(e["pid"]) for e in self.of_kind(Kind.PROCESS_START)]

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from support.amqp import amqp_python, deleting_queue, function_name, require_broker
 
-from harness.sandbox.running import ROOT, RunningSandbox
+from harness.paths import PROJECT_ROOT as ROOT
+from harness.sandbox.running import RunningSandbox
 
 pytestmark = [pytest.mark.amqp, pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -13,7 +13,9 @@ from bench.cell_cost import floor_parts_ms, phases_ms, representative_cells
 from bench.common import latency_stats, percentile
 from bench.invoke_overhead import Exchange
 from bench.loopback_floor import Floor
+from harness import probes
 from harness.model.scenarios import load_cells
+from harness.paths import PROJECT_ROOT as ROOT
 from harness.paths import TEST_DATA
 from harness.report.bench import (
     bench_tables,
@@ -21,7 +23,7 @@ from harness.report.bench import (
     render_bench_markdown,
     render_bench_text,
 )
-from harness.sandbox.running import ROOT
+from lambda_sandbox.eventlog import read_event_log
 
 RECORDED = TEST_DATA / "bench" / "bench-quick.json"
 LOGS = TEST_DATA / "harness"
@@ -60,17 +62,17 @@ def test_floor_of_a_cell() -> None:
 
 
 def test_phases_of_a_recorded_cell_add_up_to_its_wall_time() -> None:
-    lines = (LOGS / "awslambdaric-internal-signal-stop-killed.jsonl").read_text().splitlines()
-    first, last = json.loads(lines[0]), json.loads(lines[-1])
-    started, ended = first["ts"] - 0.2, last["ts"] + 0.05
-    phases = phases_ms(lines, started, ended)
+    log = read_event_log(str(LOGS / "awslambdaric-internal-signal-stop-killed.jsonl"))
+    assert log.events and not log.problems
+    started, ended = log.events[0]["ts"] - 0.2, log.events[-1]["ts"] + 0.05
+    phases = phases_ms(log.events, started, ended)
     assert phases["to_sandbox_start"] == pytest.approx(200.0, abs=0.2)
     assert phases["shutdown"] == pytest.approx(500, abs=30) and phases["init"] > 0
     assert sum(phases.values()) == pytest.approx((ended - started) * 1000, abs=1)
 
 
 def test_one_representative_cell_per_shutdown_behaviour() -> None:
-    cells = representative_cells(load_cells(ROOT / "scenarios"))
+    cells = representative_cells(load_cells(ROOT / "scenarios", probes.check_settings))
     assert [(c.extension, c.strategy) for c in cells] == [
         ("none", "wakeup-fd"),
         ("internal", "wakeup-fd"),

@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from harness.sandbox.running import FIXTURES, RunningSandbox
+from harness.paths import TEST_FIXTURES as FIXTURES
+from harness.sandbox.running import RunningSandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

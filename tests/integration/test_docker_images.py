@@ -22,11 +22,13 @@ from typing import Any, Iterator
 import pytest
 from support.skips import unavailable
 
-from harness.backends.docker import DockerBackend, labels, network_for, sweep_containers
-from harness.images import Built, ensure_image
+from harness import probes
+from harness.backends.docker import DockerBackend
 from harness.images import engine as dockerbuild
 from harness.images.base import InterpreterMissing
+from harness.images.build import Built, ensure_image
 from harness.images.cli import standalone_kwargs
+from harness.images.container import labels, network_for, sweep_containers
 from harness.images.spec import RUN_LABEL, load_specs
 from harness.model.scenarios import load_cells
 from harness.paths import PROJECT_ROOT
@@ -166,7 +168,7 @@ def test_docker_backend_runs_cells_and_leaves_nothing(engine: Any, tmp_path: Pat
         "py3.12-awslambdaric-4.2.2-env_unset-external-wakeup-fd-idle",  # cleanup runs
         "py3.12-legacy-requests-2.31.0-env_unset-internal-signal-stop",  # cleanup runs
     }
-    cells = [c for c in load_cells(ROOT / "scenarios") if c.id in wanted]
+    cells = [c for c in load_cells(ROOT / "scenarios", probes.check_settings) if c.id in wanted]
     assert len(cells) == len(wanted)
     session = f"test-{uuid.uuid4().hex[:8]}"
     backend = DockerBackend(tmp_path / "cells", session)
@@ -184,7 +186,7 @@ def test_an_interrupted_run_removes_its_container(
     image(engine, "py312")
     (cell,) = [
         c
-        for c in load_cells(ROOT / "scenarios")
+        for c in load_cells(ROOT / "scenarios", probes.check_settings)
         if c.id == "py3.12-awslambdaric-4.2.2-env_unset-internal-wakeup-fd-stop"
     ]
     session = f"test-{uuid.uuid4().hex[:8]}"
@@ -193,7 +195,7 @@ def test_an_interrupted_run_removes_its_container(
     def interrupted(*args: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(backend, "_drive", interrupted)
+    monkeypatch.setattr("harness.backends.base.drive", interrupted)
     with pytest.raises(KeyboardInterrupt):
         backend.run(cell)
     assert engine.containers.list(all=True, filters={"label": f"{RUN_LABEL}={session}"}) == []

@@ -1,8 +1,9 @@
 """report.html in a real browser: Debian's Chromium, headless, offline.
 
 Two pages: one rendered here from the recorded event logs (always the same,
-so its checks are exact), and results/report.html when a matrix run has
-written one (its screenshot is kept at results/report.png). For each, the
+so its checks are exact), and the latest run's report.html (results/latest/,
+else the published results/). Screenshots stay in pytest's temporary folder:
+no test writes under results/. For each, the
 DOM after scripts ran must hold the grids and the timelines, and the
 screenshot must show the grid's outcome colours, not a blank page.
 
@@ -28,12 +29,10 @@ import pytest
 from support.reports import META, recorded_results
 from support.skips import unavailable
 
-from harness.paths import PROJECT_ROOT
+from harness.paths import LATEST_RESULTS_DIR, PROJECT_ROOT, RESULTS_DIR
 from harness.report.html import OUTCOME_COLOURS, render_report_html
 
 ROOT = PROJECT_ROOT
-RESULTS_PAGE = ROOT / "results" / "report.html"
-KEPT_SCREENSHOT = ROOT / "results" / "report.png"
 WINDOW = (1400, 2000)
 CHROMIUM_TIMEOUT_S = 120.0
 
@@ -252,10 +251,15 @@ def test_recorded_page_renders_grid_and_timelines(chromium: str, tmp_path: Path)
     check_page(chromium, page, tmp_path / "report.png", tmp_path, cells=len(results))
 
 
+def results_page() -> Path:
+    """The latest run's report.html, else the published one."""
+    latest = LATEST_RESULTS_DIR / "report.html"
+    return latest if latest.is_file() else RESULTS_DIR / "report.html"
+
+
 def test_results_report_renders(chromium: str, tmp_path: Path) -> None:
-    if not RESULTS_PAGE.is_file():
-        pytest.skip(f"no {RESULTS_PAGE.relative_to(ROOT)} yet: run ./lab matrix first")
-    cells = RESULTS_PAGE.read_text(encoding="utf-8").count('class="o o-')
-    png = tmp_path / "report.png"
-    check_page(chromium, RESULTS_PAGE, png, tmp_path, cells=cells)
-    shutil.copyfile(png, KEPT_SCREENSHOT)
+    page = results_page()
+    if not page.is_file():
+        pytest.skip(f"no {page.relative_to(ROOT)}: run ./lab matrix first")
+    cells = page.read_text(encoding="utf-8").count('class="o o-')
+    check_page(chromium, page, tmp_path / "report.png", tmp_path, cells=cells)

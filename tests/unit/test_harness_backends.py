@@ -23,6 +23,11 @@ from harness.sandbox import sweep
 from harness.sandbox.tail import EventLogTail
 
 
+def event(kind: str, **fields: object) -> str:
+    """One line of an event log, as the sandbox writes it."""
+    return json.dumps({"v": 1, "ts": 1.7e9, "mono": 1.0, "kind": kind, **fields}) + "\n"
+
+
 def never() -> bool:
     raise AssertionError("the engine must not be asked")
 
@@ -42,13 +47,6 @@ def test_choose_resolves_backend_option_to_backends() -> None:
         "all: both backends, side by side",
     )
     assert choose("all", lambda: False)[0] == ("process",)
-
-
-def test_choose_without_a_docker_backend_falls_back_to_process() -> None:
-    names, note = choose("auto", lambda: True, ("process",))
-    assert names == ("process",) and "not implemented" in note
-    with pytest.raises(BackendUnavailable, match="not implemented yet; use --backend process"):
-        choose("docker", never, ("process",))
 
 
 def test_sandbox_env_is_built_from_the_cell_only(tmp_path: Path) -> None:
@@ -126,7 +124,7 @@ def test_log_tail_waits_for_complete_lines(tmp_path: Path) -> None:
     tail = EventLogTail(path)
     assert tail.poll() == []  # not there yet
     with path.open("w") as handle:
-        handle.write(json.dumps({"kind": "sandbox.start"}) + "\n" + '{"kind": "sandbox.re')
+        handle.write(event("sandbox.start") + '{"v": 1, "mono": 2.0, "kind": "sandbox.re')
     assert [e["kind"] for e in tail.poll()] == ["sandbox.start"]
     assert tail.wait_for("sandbox.ready", 0.05, lambda: True) is None  # deadline, half a line
     with path.open("a") as handle:
@@ -166,7 +164,7 @@ def test_cells_are_frozen_values() -> None:
 
 def test_log_tail_nth_event(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
-    path.write_text("".join(json.dumps({"kind": "invoke.end", "n": n}) + "\n" for n in (1, 2)))
+    path.write_text("".join(event("invoke.end", n=n) for n in (1, 2)))
     tail = EventLogTail(path)
     second = tail.wait_for("invoke.end", 1, lambda: True, nth=2)
     assert second is not None and second["n"] == 2

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from support.factories import cell, exit_at, seen, sig
 
+from harness.evidence.result import CellResult, not_observed, observation_fields
 from harness.evidence.verdicts import decide, skipped
 from harness.model.cells import Expectation
 
@@ -130,6 +131,16 @@ def test_idle_trigger_must_not_be_a_sandbox_signal() -> None:
     assert any("trigger 'idle'" in r for r in verdict.reasons)
 
 
-def test_skipped() -> None:
+def test_a_skipped_cell_is_recorded_with_its_reason_and_no_observation() -> None:
+    # What runner.run_cell records for a cell whose backend raised CellSkipped.
     verdict = skipped("no CPython 3.7 found")
-    assert verdict.status == "skipped" and not verdict.passed
+    assert not verdict.passed
+    recorded = not_observed(cell(python="3.7"), "process", verdict, (10.0, 10.5))
+    assert (recorded.verdict, recorded.reasons) == ("skipped", ("no CPython 3.7 found",))
+    # Nothing ran, so every field that comes from an event log stays empty:
+    # the report must not show a skipped cell as "cleanup lost".
+    for field in observation_fields(seen()):
+        assert getattr(recorded, field) in (None, ()), field
+    assert recorded.event_log is None and recorded.output_log is None
+    assert (recorded.python, recorded.expected_cleanup) == ("3.7", True)  # the declaration stays
+    assert CellResult.from_json(recorded.to_json()) == recorded

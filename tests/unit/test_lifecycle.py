@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Type
+from typing import Dict, List, Set, Tuple, Type
 
 import pytest
 
@@ -62,11 +62,87 @@ class Env:
         assert self.machine.phase is Phase.READY
 
 
-def test_transition_table_has_no_dead_ends_except_stopped():
+# Lambda's documented lifecycle (FACTS.md: "Init phase", "Shutdown phase"),
+# written out edge by edge, each with the fact that makes it exist.
+LAMBDA_PHASE_GRAPH: Dict[Phase, Set[Phase]] = {
+    Phase.UNINITIALIZED: {
+        Phase.INIT,  # the first invocation starts init
+        Phase.STOPPED,  # stopped with nothing running: exit at once
+    },
+    Phase.INIT: {
+        Phase.READY,  # the runtime and every registered extension called next
+        Phase.SHUTDOWN,  # init failed or timed out (reset), or the sandbox was stopped
+    },
+    Phase.READY: {
+        Phase.INVOKE,  # an invocation is delivered
+        Phase.SHUTDOWN,  # idle reaping or a stop: spindown
+    },
+    Phase.INVOKE: {
+        Phase.READY,  # the runtime answered and every extension is back at next
+        Phase.SHUTDOWN,  # function timeout or runtime failure: the reset shuts down first
+    },
+    Phase.SHUTDOWN: {
+        Phase.UNINITIALIZED,  # a reset: the next invocation starts a fresh init
+        Phase.STOPPED,  # the sandbox was stopped: it exits after the shutdown
+    },
+    Phase.STOPPED: set(),
+}
+
+
+def reachable(start: Phase) -> Set[Phase]:
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in lc.TRANSITIONS[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_transition_table_is_lambdas_phase_graph() -> None:
+    assert {phase: set(lc.TRANSITIONS[phase]) for phase in Phase} == LAMBDA_PHASE_GRAPH
+
+
+def test_every_phase_is_reachable_and_every_phase_can_stop() -> None:
+    assert reachable(Phase.UNINITIALIZED) == set(Phase)
     for phase in Phase:
-        if phase is not Phase.STOPPED:
-            assert lc.TRANSITIONS[phase], phase
+        assert Phase.STOPPED in reachable(phase), f"{phase} can never stop"
     assert lc.TRANSITIONS[Phase.STOPPED] == set()
+
+
+def phase_changes(env: Env) -> Set[Tuple[Phase, Phase]]:
+    return {(a.old, a.new) for a in env.log if isinstance(a, lc.PhaseChanged)}
+
+
+def test_the_machine_takes_every_transition_of_the_table() -> None:
+    # Each scenario drives the machine the way the driver would; together they
+    # take every edge, so a table entry the machine needs cannot go missing
+    # (``_enter`` refuses it) and one it never takes cannot hide in the table.
+    taken: Set[Tuple[Phase, Phase]] = set()
+    warm = Env(idle_timeout_ms=1000)  # init, invoke, idle reaping, reset
+    warm.warm(internal=1)
+    warm.fire("idle")
+    warm.send(lc.ProcessExited(lc.RUNTIME, "signal: terminated"))
+    taken |= phase_changes(warm)
+    timeout = Env(invoke_timeout_ms=1000)  # a function timeout resets from invoke
+    timeout.warm(internal=1)
+    timeout.send(lc.InvokeRequested("r1"))
+    timeout.fire("invoke")
+    taken |= phase_changes(timeout)
+    init_timeout = Env(init_timeout_ms=10_000)  # init times out
+    init_timeout.send(lc.InvokeRequested("r0"))
+    init_timeout.fire("init")
+    taken |= phase_changes(init_timeout)
+    stopped_warm = Env()  # a stop: shutdown, then the sandbox stops
+    stopped_warm.warm()
+    stopped_warm.send(lc.StopRequested())
+    stopped_warm.send(lc.ProcessExited(lc.RUNTIME, "signal: killed"))
+    taken |= phase_changes(stopped_warm)
+    stopped_cold = Env()  # a stop before any invocation
+    stopped_cold.send(lc.StopRequested())
+    taken |= phase_changes(stopped_cold)
+    table = {(old, new) for old, targets in lc.TRANSITIONS.items() for new in targets}
+    assert taken == table
 
 
 @pytest.mark.parametrize(
