@@ -98,6 +98,9 @@ KIND_FIELDS: Dict[str, Tuple[str, ...]] = {
 }
 
 ALL_KINDS = frozenset(KIND_FIELDS)
+# What the optional AMQP consumer logs: about the transport, never about a
+# runtime's lifecycle.
+AMQP_KINDS = frozenset(k for k in ALL_KINDS if k.startswith("amqp."))
 
 
 # ----------------------------------------------------------------- reading

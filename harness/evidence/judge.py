@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
-from lambda_sandbox.eventlog import Event, Kind, parse_events
+from lambda_sandbox.eventlog import AMQP_KINDS, Event, Kind, parse_events
 
 DEFAULT_MARKER = "[runtime] SIGTERM received: cleaning up"
 
@@ -200,7 +200,7 @@ HANDLERS: Dict[str, Callable[[_Reading, Event], None]] = {
 
 # Kinds that say nothing about whether the cleanup ran or how the runtime was
 # signalled (readiness, phases, invocations' starts, the AMQP consumer).
-IGNORED: FrozenSet[str] = frozenset(
+IGNORED: FrozenSet[str] = AMQP_KINDS | frozenset(
     {
         Kind.SANDBOX_START,
         Kind.SANDBOX_READY,
@@ -209,15 +209,6 @@ IGNORED: FrozenSet[str] = frozenset(
         Kind.INIT_START,
         Kind.INVOKE_START,
         Kind.INVOKE_DROPPED,
-        Kind.AMQP_CONNECT,
-        Kind.AMQP_DISCONNECT,
-        Kind.AMQP_INVOKE,
-        Kind.AMQP_REPLY,
-        Kind.AMQP_REQUEUE,
-        Kind.AMQP_UNACKED,
-        Kind.AMQP_REJECT,
-        Kind.AMQP_UNAVAILABLE,
-        Kind.AMQP_STOP,
     }
 )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
-from lambda_sandbox.eventlog import Event, Kind, parse_events
+from lambda_sandbox.eventlog import AMQP_KINDS, Event, Kind, parse_events
 
 SANDBOX_LANE = "sandbox"
 RUNTIME_LANE = "runtime"
@@ -205,7 +205,7 @@ HANDLERS: Dict[str, Callable[[_Builder, Event, float], None]] = {
 }
 
 # Kinds with nothing to draw on a cell's timeline.
-IGNORED: FrozenSet[str] = frozenset(
+IGNORED: FrozenSet[str] = AMQP_KINDS | frozenset(
     {
         Kind.SANDBOX_START,
         Kind.SANDBOX_READY,
@@ -214,15 +214,6 @@ IGNORED: FrozenSet[str] = frozenset(
         Kind.PHASE,
         Kind.EXTENSION_REFUSED,
         Kind.INVOKE_DROPPED,
-        Kind.AMQP_CONNECT,
-        Kind.AMQP_DISCONNECT,
-        Kind.AMQP_INVOKE,
-        Kind.AMQP_REPLY,
-        Kind.AMQP_REQUEUE,
-        Kind.AMQP_UNACKED,
-        Kind.AMQP_REJECT,
-        Kind.AMQP_UNAVAILABLE,
-        Kind.AMQP_STOP,
     }
 )
 
