@@ -182,8 +182,8 @@ def measure_cells(
                         {
                             "backend": name,
                             "cell": cell.id,
-                            "rule": cell.shutdown_rule[0],
-                            "limit_ms": cell.shutdown_rule[1],
+                            "rule": cell.shutdown_rule.rule,
+                            "limit_ms": cell.shutdown_rule.limit_ms,
                             "runs": runs,
                             "verdicts": verdicts,
                             "wall_s": wall,

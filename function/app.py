@@ -8,6 +8,13 @@ Configured through the environment, read once at import (Lambda's init phase):
   that Lambda sends SIGTERM) or ``none``.
 * ``LAB_INTERNAL_EXTENSION_EVENTS``: comma-separated events for that extension
   (default none; ``SHUTDOWN`` is refused by Lambda, which is worth seeing).
+* ``LAB_CLEANUP_MS``: how long the cleanup takes (default 0), e.g. a flush
+  over the network: a cleanup longer than the runtime's part of the shutdown
+  window starts but never finishes.
+
+An event with ``"lab_trigger": "timeout"`` makes the handler sleep past any
+function timeout; ``"lab_trigger": "crash"`` makes the runtime process exit
+at once (the harness's ``timeout`` and ``crash`` triggers).
 
 Init opens a real resource (a SQLite database in a temp file with an
 uncommitted row); the SIGTERM cleanup commits and closes it. The lines the
@@ -38,6 +45,7 @@ class Config(NamedTuple):
     strategy: str
     extension: str
     extension_events: Tuple[str, ...]
+    cleanup_ms: int = 0
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: Tuple[str, ...]) -> str:
@@ -62,7 +70,10 @@ def load_config(env: Mapping[str, str]) -> Config:
                 "LAB_INTERNAL_EXTENSION_EVENTS contains {!r}; use a comma-separated subset "
                 "of: {}".format(event, ", ".join(EXTENSION_EVENTS))
             )
-    return Config(strategy, extension, events)
+    raw = env.get("LAB_CLEANUP_MS", "").strip() or "0"
+    if not raw.isdigit():
+        raise ValueError(f"LAB_CLEANUP_MS={raw!r}: expected whole milliseconds")
+    return Config(strategy, extension, events, int(raw))
 
 
 class Resource:
@@ -87,6 +98,8 @@ class Resource:
 
 def _cleanup() -> None:
     print(CLEANUP_STARTED, flush=True)
+    if CONFIG.cleanup_ms:
+        time.sleep(CONFIG.cleanup_ms / 1000.0)  # the cleanup's own work
     RESOURCE.close()
     print(CLEANUP_FINISHED, flush=True)
 
@@ -113,10 +126,21 @@ graceful_shutdown.install(
 )
 
 
+TRIGGER_KEY = "lab_trigger"
+CRASH_EXIT_CODE = 70
+
+
 def handler(event: Any, context: Any) -> Any:
     request_id = getattr(context, "aws_request_id", None)
     print(f"[handler] invoked request_id={request_id}", flush=True)
     RESOURCE.record(f"invoke {request_id}")
+    trigger = event.get(TRIGGER_KEY) if isinstance(event, dict) else None
+    if trigger == "timeout":
+        print("[handler] sleeping past the function timeout", flush=True)
+        time.sleep(3600)  # the timeout resets the environment long before
+    elif trigger == "crash":
+        print("[handler] crashing the runtime process", flush=True)
+        os._exit(CRASH_EXIT_CODE)
     return event
 
 

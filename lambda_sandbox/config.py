@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
+SHUTDOWN_MODELS = ("docs", "emulator")  # lifecycle_events.ShutdownModel
+SWITCH = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}
 
 
 class ConfigError(ValueError):
@@ -34,6 +36,8 @@ class Config:
     max_concurrency: int = 1
     queue_limit: int = 100
     client_timeout_s: float = 60.0
+    shutdown_model: str = "docs"
+    freeze: bool = True
 
     def describe(self) -> Dict[str, object]:
         return {
@@ -47,6 +51,8 @@ class Config:
             "init_timeout_s": self.init_timeout_s,
             "max_concurrency": self.max_concurrency,
             "queue_limit": self.queue_limit,
+            "shutdown_model": self.shutdown_model,
+            "freeze": self.freeze,
         }
 
 
@@ -88,6 +94,24 @@ def _count(env: Mapping[str, str], name: str, default: int, lowest: int, highest
     if not raw.isdigit() or not lowest <= int(raw) <= highest:
         raise ConfigError(f"{name}={raw!r}: expected a whole number from {lowest} to {highest}")
     return int(raw)
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: Tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in allowed:
+        raise ConfigError("{}={!r}: expected one of {}".format(name, raw, ", ".join(allowed)))
+    return raw
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in SWITCH:
+        raise ConfigError(f"{name}={raw!r}: expected 1 or 0 (on or off)")
+    return SWITCH[raw]
 
 
 def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None) -> Config:
@@ -136,4 +160,6 @@ def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = No
         max_concurrency=_count(env, "MAX_CONCURRENCY", 1, 1, 64),
         queue_limit=_count(env, "LAMBDA_SANDBOX_QUEUE_LIMIT", 100, 0, 100_000),
         client_timeout_s=_number(env, "LAMBDA_SANDBOX_CLIENT_TIMEOUT", 60.0, 0.001),
+        shutdown_model=_choice(env, "LAMBDA_SANDBOX_SHUTDOWN_MODEL", "docs", SHUTDOWN_MODELS),
+        freeze=_switch(env, "LAMBDA_SANDBOX_FREEZE", True),
     )

@@ -104,6 +104,8 @@ class ExecutionEnvironment:
                 idle_timeout_ms=(
                     None if config.idle_timeout_s is None else int(config.idle_timeout_s * 1000)
                 ),
+                shutdown_model=lc.ShutdownModel(config.shutdown_model),
+                freeze=config.freeze,
             )
         )
         self._supervisor = supervisor
@@ -411,7 +413,22 @@ class ExecutionEnvironment:
             rule=action.rule.value,
             limit_ms=action.limit_ms,
             deadline_ms=action.deadline_ms,
+            runtime_limit_ms=action.runtime_limit_ms,
+            model=action.model.value,
         )
+
+    def _do_freeze(self, action: lc.Freeze, followups: List[lc.Event]) -> None:
+        self._signal_all("SIGSTOP", Kind.ENVIRONMENT_FREEZE)
+
+    def _do_thaw(self, action: lc.Thaw, followups: List[lc.Event]) -> None:
+        self._signal_all("SIGCONT", Kind.ENVIRONMENT_THAW)
+
+    def _signal_all(self, signame: str, kind: str) -> None:
+        """Every process group of the environment (runtime and external extensions)."""
+        names = sorted(self._processes)
+        self._log(kind, names=names)
+        for name in names:
+            self._supervisor.signal(self._processes[name], signame)
 
     def _do_shutdown_ended(self, action: lc.ShutdownEnded, followups: List[lc.Event]) -> None:
         started = self._shutdown_started or time.monotonic()
@@ -534,6 +551,8 @@ EXECUTORS = _table(
     _do(lc.StartTimer, ExecutionEnvironment._do_start_timer),
     _do(lc.SendSignal, ExecutionEnvironment._do_send_signal),
     _do(lc.ShutdownStarted, ExecutionEnvironment._do_shutdown_started),
+    _do(lc.Freeze, ExecutionEnvironment._do_freeze),
+    _do(lc.Thaw, ExecutionEnvironment._do_thaw),
     _do(lc.ShutdownEnded, ExecutionEnvironment._do_shutdown_ended),
     _do(lc.EnvironmentReset, ExecutionEnvironment._do_environment_reset),
     _do(lc.Exit, ExecutionEnvironment._do_exit),

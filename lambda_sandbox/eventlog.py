@@ -36,6 +36,8 @@ class Kind:
     SANDBOX_SIGNAL = "sandbox.signal"
     SANDBOX_EXIT = "sandbox.exit"
     ENVIRONMENT_CREATED = "environment.created"
+    ENVIRONMENT_FREEZE = "environment.freeze"
+    ENVIRONMENT_THAW = "environment.thaw"
     PHASE = "phase"
     PROCESS_START = "process.start"
     PROCESS_EXIT = "process.exit"
@@ -71,6 +73,8 @@ KIND_FIELDS: Dict[str, Tuple[str, ...]] = {
     Kind.SANDBOX_SIGNAL: ("signal",),
     Kind.SANDBOX_EXIT: ("code",),
     Kind.ENVIRONMENT_CREATED: ("runtime_api",),
+    Kind.ENVIRONMENT_FREEZE: ("names",),
+    Kind.ENVIRONMENT_THAW: ("names",),
     Kind.PHASE: ("from", "to", "reason"),
     Kind.PROCESS_START: ("role", "name", "pid", "argv"),
     Kind.PROCESS_EXIT: ("role", "name", "pid", "returncode", "signal"),
@@ -81,7 +85,14 @@ KIND_FIELDS: Dict[str, Tuple[str, ...]] = {
     Kind.INVOKE_START: ("request_id",),
     Kind.INVOKE_END: ("request_id", "status", "duration_ms"),
     Kind.INVOKE_DROPPED: ("request_id", "reason"),
-    Kind.SHUTDOWN_START: ("reason", "rule", "limit_ms", "deadline_ms"),
+    Kind.SHUTDOWN_START: (
+        "reason",
+        "rule",
+        "limit_ms",
+        "deadline_ms",
+        "runtime_limit_ms",
+        "model",
+    ),
     Kind.SHUTDOWN_EVENT: ("name", "id", "reason", "deadline_ms"),
     Kind.SIGNAL_SENT: ("signal", "role", "name", "pid"),
     Kind.SHUTDOWN_END: ("reason", "duration_ms", "killed"),

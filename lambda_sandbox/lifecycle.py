@@ -12,7 +12,9 @@ The rules are Lambda's, as documented (see FACTS.md): init runs external
 extensions first and the runtime once they have registered; init completes
 when the runtime and every registered extension have called next; an invoke
 completes when the runtime has answered and every extension is back at next;
-shutdown follows the rule chosen by which extensions registered.
+while idle the environment is frozen; shutdown follows the rule chosen by which
+extensions registered, the runtime first (SIGTERM, SIGKILL at the end of its
+window), then the external extensions (SHUTDOWN, SIGKILL at the deadline).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from lambda_sandbox.lifecycle_events import (
     ExtensionNext,
     ExtensionRegistered,
     ExtensionsSpawned,
+    Freeze,
     InitEnded,
     InitErrorReported,
     InvokeEnded,
@@ -54,13 +57,16 @@ from lambda_sandbox.lifecycle_events import (
     RuntimeResponded,
     SendSignal,
     ShutdownEnded,
+    ShutdownModel,
     ShutdownRule,
     ShutdownStarted,
     SpawnExtensions,
     SpawnRuntime,
     StartTimer,
     StopRequested,
+    Thaw,
     TimerFired,
+    shutdown_windows,
 )
 
 
@@ -75,30 +81,46 @@ class Extension:
 
 @dataclass(frozen=True)
 class ShutdownPlan:
-    """What the shutdown phase does, decided from who registered."""
+    """What the shutdown phase does, decided from who registered.
+
+    The runtime goes first: SIGTERM, then SIGKILL at ``runtime_limit_ms`` if it
+    is still there. Once it is gone, the external extensions subscribed to
+    SHUTDOWN get the event and the others are SIGKILLed (as AWS's emulator
+    does: rapid/shutdown.go, shutdownAgents); whatever lives at ``limit_ms``
+    is SIGKILLed.
+    """
 
     rule: ShutdownRule
+    model: ShutdownModel
     limit_ms: int
+    runtime_limit_ms: int
     deadline_ms: int
     terminate_runtime: bool  # SIGTERM the runtime (else SIGKILL it at once)
     shutdown_event_to: Tuple[str, ...]  # extension ids that get SHUTDOWN
+    kill_after_runtime: Tuple[str, ...]  # external extension ids not subscribed to it
 
 
-def plan_shutdown(extensions: List[Extension], now_ms: int) -> ShutdownPlan:
+def plan_shutdown(
+    extensions: List[Extension], now_ms: int, model: ShutdownModel = ShutdownModel.DOCS
+) -> ShutdownPlan:
     if not extensions:
         rule = ShutdownRule.NO_EXTENSIONS
     elif any(e.external for e in extensions):
         rule = ShutdownRule.EXTERNAL
     else:
         rule = ShutdownRule.INTERNAL_ONLY
-    limit = SHUTDOWN_LIMIT_MS[rule]
+    limit, runtime_limit = shutdown_windows(rule, model)
+    external = [e for e in extensions if e.external]
     return ShutdownPlan(
         rule=rule,
+        model=model,
         limit_ms=limit,
+        runtime_limit_ms=runtime_limit,
         deadline_ms=now_ms + limit,
         terminate_runtime=rule is not ShutdownRule.NO_EXTENSIONS,
-        shutdown_event_to=tuple(
-            e.extension_id for e in extensions if e.external and EVENT_SHUTDOWN in e.events
+        shutdown_event_to=tuple(e.extension_id for e in external if EVENT_SHUTDOWN in e.events),
+        kill_after_runtime=tuple(
+            e.extension_id for e in external if EVENT_SHUTDOWN not in e.events
         ),
     )
 
@@ -127,6 +149,9 @@ class Lifecycle:
         self._runtime_spawned = False
         self._runtime_at_next = False
         self._killed: List[str] = []
+        self._plan: Optional[ShutdownPlan] = None
+        self._runtime_step = False  # in shutdown: the runtime's part of the window
+        self.frozen = False
         self._timer_tokens: Dict[str, int] = {}
         self._next_token = 0
         self._actions: List[Action] = []
@@ -286,6 +311,8 @@ class Lifecycle:
     def _on_process_exited(self, event: ProcessExited) -> None:
         self.alive.discard(event.name)
         if self.phase is Phase.SHUTDOWN:
+            if event.name == RUNTIME and self._runtime_step:
+                self._shutdown_extensions()
             if not self.alive:
                 self._end_shutdown()
             return
@@ -324,8 +351,12 @@ class Lifecycle:
             self._begin_shutdown("timeout")
         elif event.timer == "idle" and self.phase is Phase.READY:
             self._begin_shutdown("spindown")
+        elif event.timer == "runtime-shutdown" and self.phase is Phase.SHUTDOWN:
+            # Its window is over; the extensions' turn comes when it is reaped.
+            if RUNTIME in self.alive and RUNTIME not in self._killed:
+                self._kill(RUNTIME)
         elif event.timer == "shutdown" and self.phase is Phase.SHUTDOWN:
-            for name in sorted(self.alive):
+            for name in sorted(self.alive - set(self._killed)):
                 self._kill(name)
 
     def _on_stop_requested(self, event: StopRequested) -> None:
@@ -422,8 +453,10 @@ class Lifecycle:
         if not self.pending:
             if self.limits.idle_timeout_ms is not None:
                 self._start_timer("idle", self.limits.idle_timeout_ms)
+            self._maybe_freeze()
             return
         self._cancel_timer("idle")
+        self._thaw()
         request_id = self.pending.popleft()
         self.current = _Invocation(request_id)
         self._enter(Phase.INVOKE, f"invocation {request_id}")
@@ -482,40 +515,88 @@ class Lifecycle:
         self._killed.append(name)
         self._emit(SendSignal(name, "SIGKILL"))
 
+    def _maybe_freeze(self) -> None:
+        """Idle with nothing pending: Lambda freezes the environment (FACTS.md, "Shutdown phase")."""
+        if (
+            self.limits.freeze
+            and not self.frozen
+            and self.phase is Phase.READY
+            and not self.pending
+            and self.alive
+            and self._everyone_at_next()
+        ):
+            self.frozen = True
+            self._emit(Freeze())
+
+    def _thaw(self) -> None:
+        if self.frozen:
+            self.frozen = False
+            self._emit(Thaw())
+
     def _begin_shutdown(self, reason: str) -> None:
         for timer in ("init", "invoke", "idle"):
             self._cancel_timer(timer)
         self._enter(Phase.SHUTDOWN, reason)
         self.shutdown_reason = reason
         self._killed = []
-        plan = plan_shutdown(self.registered_extensions, self._now_ms)
-        self._emit(ShutdownStarted(reason, plan.rule, plan.limit_ms, plan.deadline_ms))
-        if plan.terminate_runtime:
-            if RUNTIME in self.alive:
-                self._emit(SendSignal(RUNTIME, "SIGTERM"))
-            for extension_id in plan.shutdown_event_to:
-                ext = self.extensions[extension_id]
-                if ext.name in self.alive:
-                    self._emit(
-                        DeliverEvent(
-                            extension_id,
-                            {
-                                "eventType": EVENT_SHUTDOWN,
-                                "shutdownReason": reason,
-                                "deadlineMs": plan.deadline_ms,
-                            },
-                        )
-                    )
-        else:
+        plan = plan_shutdown(self.registered_extensions, self._now_ms, self.limits.shutdown_model)
+        self._plan = plan
+        self._emit(
+            ShutdownStarted(
+                reason,
+                plan.rule,
+                plan.limit_ms,
+                plan.deadline_ms,
+                plan.runtime_limit_ms,
+                plan.model,
+            )
+        )
+        # A frozen process would hold SIGTERM pending and never run its handler.
+        self._thaw()
+        if not plan.terminate_runtime:
             for name in sorted(self.alive):
                 self._kill(name)
+        elif RUNTIME in self.alive:
+            self._runtime_step = True
+            self._emit(SendSignal(RUNTIME, "SIGTERM"))
+            if plan.runtime_limit_ms < plan.limit_ms:
+                self._start_timer("runtime-shutdown", plan.runtime_limit_ms)
+        else:
+            self._shutdown_extensions()
         if not self.alive:
             self._end_shutdown()
         elif plan.limit_ms > 0:
             self._start_timer("shutdown", plan.limit_ms)
 
+    def _shutdown_extensions(self) -> None:
+        """The runtime is gone: SHUTDOWN to the subscribed external extensions, SIGKILL to the rest."""
+        self._runtime_step = False
+        self._cancel_timer("runtime-shutdown")
+        plan = self._plan
+        assert plan is not None
+        for extension_id in plan.shutdown_event_to:
+            ext = self.extensions[extension_id]
+            if ext.name in self.alive:
+                self._emit(
+                    DeliverEvent(
+                        extension_id,
+                        {
+                            "eventType": EVENT_SHUTDOWN,
+                            "shutdownReason": self.shutdown_reason,
+                            "deadlineMs": plan.deadline_ms,
+                        },
+                    )
+                )
+        for extension_id in plan.kill_after_runtime:
+            name = self.extensions[extension_id].name
+            if name in self.alive and name not in self._killed:
+                self._kill(name)
+
     def _end_shutdown(self) -> None:
         self._cancel_timer("shutdown")
+        self._cancel_timer("runtime-shutdown")
+        self._runtime_step = False
+        self._plan = None
         assert self.shutdown_reason is not None
         self._emit(ShutdownEnded(self.shutdown_reason, tuple(self._killed)))
         self._emit(EnvironmentReset())
@@ -527,6 +608,7 @@ class Lifecycle:
         self._runtime_spawned = False
         self._runtime_at_next = False
         self._killed = []
+        self.frozen = False
         if self.stop_requested:
             self._enter(Phase.STOPPED, "sandbox stopped")
             self._emit(Exit(0))
@@ -593,6 +675,7 @@ __all__ = [
     "ExtensionNext",
     "ExtensionRegistered",
     "ExtensionsSpawned",
+    "Freeze",
     "InitEnded",
     "InitErrorReported",
     "InvokeEnded",
@@ -609,6 +692,7 @@ __all__ = [
     "RuntimeResponded",
     "SendSignal",
     "ShutdownEnded",
+    "ShutdownModel",
     "ShutdownPlan",
     "ShutdownRule",
     "ShutdownStarted",
@@ -616,6 +700,8 @@ __all__ = [
     "SpawnRuntime",
     "StartTimer",
     "StopRequested",
+    "Thaw",
     "TimerFired",
     "plan_shutdown",
+    "shutdown_windows",
 ]

@@ -45,6 +45,21 @@ class ShutdownRule(enum.Enum):
     EXTERNAL = "external"
 
 
+class ShutdownModel(enum.Enum):
+    """Which source's shutdown windows to follow (they differ; both shut the runtime down first).
+
+    DOCS (the default): the Extensions API docs' limits (0 / 500 / 2,000 ms)
+    and AWS's graceful-shutdown sample, which "reserves up to 300 ms (500 ms
+    for a runtime with an internal extension) for the runtime".
+    EMULATOR: AWS's Runtime Interface Emulator (internal/lambda/rapid/shutdown.go,
+    rapidcore/server.go): any extension gives a 2,000 ms window of which the
+    runtime gets ``runtimeDeadlineShare = 0.3``.
+    """
+
+    DOCS = "docs"
+    EMULATOR = "emulator"
+
+
 # The shutdown phase's time limits from the Extensions API docs: SIGKILL at
 # once with no extension, 500 ms with only internal ones, 2,000 ms with any
 # external extension.
@@ -53,6 +68,24 @@ SHUTDOWN_LIMIT_MS: Dict[ShutdownRule, int] = {
     ShutdownRule.INTERNAL_ONLY: 500,
     ShutdownRule.EXTERNAL: 2000,
 }
+# The runtime's part of it, after which it is SIGKILLed and the external
+# extensions get their SHUTDOWN event (graceful-shutdown sample, README).
+RUNTIME_LIMIT_MS: Dict[ShutdownRule, int] = {
+    ShutdownRule.NO_EXTENSIONS: 0,
+    ShutdownRule.INTERNAL_ONLY: 500,
+    ShutdownRule.EXTERNAL: 300,
+}
+EMULATOR_WINDOW_MS = 2000  # rapidcore: resetDefaultTimeoutMs, defaultSigtermResetTimeoutMs
+EMULATOR_RUNTIME_SHARE = 0.3  # rapid/shutdown.go: runtimeDeadlineShare
+
+
+def shutdown_windows(rule: ShutdownRule, model: ShutdownModel) -> Tuple[int, int]:
+    """(the whole phase's limit, the runtime's part of it) in ms, for a rule under a model."""
+    if rule is ShutdownRule.NO_EXTENSIONS:
+        return 0, 0
+    if model is ShutdownModel.EMULATOR:
+        return EMULATOR_WINDOW_MS, int(EMULATOR_WINDOW_MS * EMULATOR_RUNTIME_SHARE)
+    return SHUTDOWN_LIMIT_MS[rule], RUNTIME_LIMIT_MS[rule]
 
 
 @dataclass(frozen=True)
@@ -61,6 +94,10 @@ class Limits:
     invoke_timeout_ms: int = 3_000
     idle_timeout_ms: Optional[int] = None
     max_extensions: int = 10
+    shutdown_model: ShutdownModel = ShutdownModel.DOCS
+    # Freeze the environment's processes while it is idle, as Lambda does
+    # (LAMBDA_SANDBOX_FREEZE=0 turns it off, for debugging).
+    freeze: bool = True
 
 
 class Refused(Exception):
@@ -240,6 +277,18 @@ class ShutdownStarted(Action):
     rule: ShutdownRule
     limit_ms: int
     deadline_ms: int
+    runtime_limit_ms: int = 0
+    model: ShutdownModel = ShutdownModel.DOCS
+
+
+@dataclass(frozen=True)
+class Freeze(Action):
+    """Stop every process of the environment (SIGSTOP to their groups): it is idle."""
+
+
+@dataclass(frozen=True)
+class Thaw(Action):
+    """Let them run again (SIGCONT), before the next event or the shutdown's signals."""
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,8 @@ class Observation:
     sandbox_signal_before_shutdown: bool  # a SIGTERM/SIGINT reached the sandbox first
     sandbox_exit_code: Optional[int]
     problems: Tuple[str, ...] = field(default=())
+    shutdown_runtime_limit_ms: Optional[int] = None  # the runtime's part of the window
+    shutdown_event_ms: Tuple[Optional[float], ...] = ()  # when each of shutdown_events went
 
 
 def _ms(later: Optional[float], earlier: Optional[float]) -> Optional[float]:
@@ -85,6 +87,7 @@ class _Reading:
         self.refusals: List[Tuple[str, str]] = []
         self.signals: List[SignalSent] = []
         self.shutdown_events: List[str] = []
+        self.shutdown_event_ms: List[Optional[float]] = []
         self.exits: List[ProcessExit] = []
         self.sigterm_mono: Optional[float] = None
         self.cleanup_mono: Optional[float] = None
@@ -138,6 +141,7 @@ class _Reading:
     def shutdown_event(self, e: Event) -> None:
         if self.in_shutdown:
             self.shutdown_events.append(str(e.get("name")))
+            self.shutdown_event_ms.append(self.since_start(e))
 
     def signal_sent(self, e: Event) -> None:
         if not self.in_shutdown:
@@ -205,6 +209,8 @@ IGNORED: FrozenSet[str] = AMQP_KINDS | frozenset(
         Kind.SANDBOX_START,
         Kind.SANDBOX_READY,
         Kind.ENVIRONMENT_CREATED,
+        Kind.ENVIRONMENT_FREEZE,
+        Kind.ENVIRONMENT_THAW,
         Kind.PHASE,
         Kind.INIT_START,
         Kind.INVOKE_START,
@@ -263,4 +269,6 @@ def _observation(r: _Reading, problems: List[str]) -> Observation:
         ),
         sandbox_exit_code=r.sandbox_exit,
         problems=tuple(problems),
+        shutdown_runtime_limit_ms=None if start is None else start.get("runtime_limit_ms"),
+        shutdown_event_ms=tuple(r.shutdown_event_ms),
     )

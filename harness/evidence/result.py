@@ -12,7 +12,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from harness.evidence.judge import DEFAULT_MARKER, Observation
 from harness.evidence.verdicts import Verdict
-from harness.model.cells import Cell
+from harness.model.cells import Cell, variant_of
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,7 @@ class CellResult:
 
     @property
     def variant(self) -> Tuple[str, str, str, str, str]:
-        return (
-            self.scenario,
-            self.runtime_client,
-            self.execution_env or "",
-            self.extension,
-            self.strategy,
-        )
+        return variant_of(self)
 
     def to_json(self) -> Dict[str, Any]:
         data = asdict(self)

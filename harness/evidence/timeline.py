@@ -25,7 +25,7 @@ RUNTIME_LANE = "runtime"
 @dataclass(frozen=True)
 class Span:
     lane: str
-    kind: str  # "init" | "invoke" | "shutdown" | "process"
+    kind: str  # "init" | "invoke" | "shutdown" | "process" | "frozen"
     start_ms: float
     end_ms: float
     label: str
@@ -138,6 +138,12 @@ class _Builder:
         suffix = f": {e.get('duration_ms')} ms"
         self.finish((SANDBOX_LANE, "shutdown"), "shutdown", t, e.n, suffix)
 
+    def environment_freeze(self, e: Event, t: float) -> None:
+        self.begin((SANDBOX_LANE, "frozen"), t, e.n, "frozen")
+
+    def environment_thaw(self, e: Event, t: float) -> None:
+        self.finish((SANDBOX_LANE, "frozen"), "frozen", t, e.n, " (thawed)")
+
     def sandbox_signal(self, e: Event, t: float) -> None:
         self.mark(SANDBOX_LANE, "sandbox-signal", t, f"sandbox got {e.get('signal')}", e.n)
 
@@ -196,6 +202,8 @@ HANDLERS: Dict[str, Callable[[_Builder, Event, float], None]] = {
     Kind.SHUTDOWN_START: _Builder.shutdown_start,
     Kind.SHUTDOWN_END: _Builder.shutdown_end,
     Kind.SANDBOX_SIGNAL: _Builder.sandbox_signal,
+    Kind.ENVIRONMENT_FREEZE: _Builder.environment_freeze,
+    Kind.ENVIRONMENT_THAW: _Builder.environment_thaw,
     Kind.PROCESS_START: _Builder.process_start,
     Kind.PROCESS_EXIT: _Builder.process_exit,
     Kind.SIGNAL_SENT: _Builder.signal_sent,

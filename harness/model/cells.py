@@ -9,19 +9,90 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Protocol, Tuple
 
 EXTENSIONS = ("none", "internal", "external")
 STRATEGIES = ("signal", "wakeup-fd", "none")
-TRIGGERS = ("stop", "idle")
-
-# What the sandbox does at shutdown for each extension setting (FACTS.md,
-# "Shutdown phase"): the rule name and limit it must log in `shutdown.start`.
-SHUTDOWN_RULES = {
-    "none": ("no-extensions", 0),
-    "internal": ("internal-only", 500),
-    "external": ("external", 2000),
+# stop: SIGTERM to the sandbox (a container stop); idle: the idle environment is
+# reaped; timeout: the last invocation outlives the function timeout; crash: the
+# runtime process dies during the last invocation. The last two reset the
+# environment (FACTS.md, "Shutdown phase": reasons timeout / failure).
+TRIGGERS = ("stop", "idle", "timeout", "crash")
+# Why the shutdown happens, per trigger, as shutdown.start must say it.
+SHUTDOWN_REASONS = {
+    "stop": "spindown",
+    "idle": "spindown",
+    "timeout": "timeout",
+    "crash": "failure",
 }
+# How the trigger's invocation ends, as invoke.end must say it.
+LAST_INVOKE_STATUS = {
+    "stop": "success",
+    "idle": "success",
+    "timeout": "timeout",
+    "crash": "failure",
+}
+# The function timeout of a `timeout` cell, seconds (the handler sleeps past it).
+TIMEOUT_TRIGGER_S = 1.0
+# The payload key that tells the lab's function what to do in the trigger's
+# invocation ("timeout": sleep past the timeout, "crash": exit the process).
+TRIGGER_KEY = "lab_trigger"
+
+SHUTDOWN_MODELS = ("docs", "emulator")
+SHUTDOWN_MODEL_VARIABLE = "LAMBDA_SANDBOX_SHUTDOWN_MODEL"
+
+
+@dataclass(frozen=True)
+class ShutdownRule:
+    """What the sandbox must log in shutdown.start for a cell's extensions (FACTS.md,
+    "Shutdown phase"): the rule, the phase's limit and the runtime's part of it."""
+
+    rule: str
+    limit_ms: int
+    runtime_limit_ms: int
+
+
+# Per shutdown model (LAMBDA_SANDBOX_SHUTDOWN_MODEL; docs by default), per extension setting.
+SHUTDOWN_RULES: Dict[str, Dict[str, ShutdownRule]] = {
+    "docs": {
+        "none": ShutdownRule("no-extensions", 0, 0),
+        "internal": ShutdownRule("internal-only", 500, 500),
+        "external": ShutdownRule("external", 2000, 300),
+    },
+    "emulator": {
+        "none": ShutdownRule("no-extensions", 0, 0),
+        "internal": ShutdownRule("internal-only", 2000, 600),
+        "external": ShutdownRule("external", 2000, 600),
+    },
+}
+
+
+def setting_tags(env: Dict[str, str]) -> Tuple[str, ...]:
+    """Tags for the sandbox settings in a cell's environment that depart from Lambda's defaults."""
+    tags = []
+    if env.get(SHUTDOWN_MODEL_VARIABLE, "docs").strip().lower() == "emulator":
+        tags.append("emulator")
+    if env.get("LAMBDA_SANDBOX_FREEZE", "1").strip().lower() in ("0", "false", "off"):
+        tags.append("unfrozen")
+    return tuple(tags)
+
+
+class _Variant(Protocol):
+    @property
+    def scenario(self) -> str: ...
+    @property
+    def runtime_client(self) -> str: ...
+    @property
+    def execution_env(self) -> Optional[str]: ...
+    @property
+    def extension(self) -> str: ...
+    @property
+    def strategy(self) -> str: ...
+
+
+def variant_of(x: _Variant) -> Tuple[str, str, str, str, str]:
+    """What a report row groups by: a cell (or its result) without Python and trigger."""
+    return (x.scenario, x.runtime_client, x.execution_env or "", x.extension, x.strategy)
 
 
 @dataclass(frozen=True)
@@ -58,6 +129,9 @@ class Cell:
     # Observers outside the sandbox that judge the cell too (harness/probes/),
     # each with its settings: scenario tables [probes.<name>].
     probes: Tuple[Tuple[str, Tuple[Tuple[str, Any], ...]], ...] = ()
+    # Tells apart cells of scenarios that share a matrix point but not the
+    # experiment (scenario key `tag`, e.g. a function setting in [env]).
+    tag: str = ""
 
     @property
     def id(self) -> str:
@@ -71,8 +145,12 @@ class Cell:
             self.trigger,
         ]
         # A cell observed by a probe runs another function at the same matrix
-        # point: its own cell.
+        # point, and a sandbox setting that changes Lambda's behaviour makes
+        # another experiment: each its own cell.
         parts.extend(name for name, _ in self.probes)
+        parts.extend(setting_tags(dict(self.env)))
+        if self.tag:
+            parts.append(self.tag)
         return "-".join(parts)
 
     def probe_settings(self, name: str) -> Optional[Dict[str, Any]]:
@@ -84,18 +162,15 @@ class Cell:
 
     @property
     def variant(self) -> Tuple[str, str, str, str, str]:
-        """What a report row groups by: the cell without Python and trigger."""
-        return (
-            self.scenario,
-            self.runtime_client,
-            self.execution_env or "",
-            self.extension,
-            self.strategy,
-        )
+        return variant_of(self)
 
     @property
-    def shutdown_rule(self) -> Tuple[str, int]:
-        return SHUTDOWN_RULES[self.extension]
+    def shutdown_model(self) -> str:
+        return dict(self.env).get(SHUTDOWN_MODEL_VARIABLE, "docs").strip().lower() or "docs"
+
+    @property
+    def shutdown_rule(self) -> ShutdownRule:
+        return SHUTDOWN_RULES[self.shutdown_model][self.extension]
 
 
 def cell_environment(cell: Cell) -> Dict[str, str]:
@@ -106,6 +181,8 @@ def cell_environment(cell: Cell) -> Dict[str, str]:
     }
     if cell.trigger == "idle":
         env["AWS_LAMBDA_FUNCTION_IDLETIMEOUT"] = f"{cell.idle_timeout_s:g}"
+    if cell.trigger == "timeout":
+        env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = f"{TIMEOUT_TRIGGER_S:g}"
     if cell.execution_env is not None:
         env["AWS_EXECUTION_ENV"] = cell.execution_env
     env.update(dict(cell.env))

@@ -15,6 +15,8 @@ invocations = 1                       # optional, default 1
 idle_timeout_s = 1                    # optional: the idle trigger's timeout
 extensions_dir = "function/extensions"  # optional: default <function_dir>/extensions
 packages = ["pika"]                   # optional: the function's own packages (pins.toml)
+tag = "slow"                          # optional: appended to cell ids, to tell apart scenarios
+                                      # that share a matrix point (e.g. by a setting in [env])
 [probes.broker]                       # optional: also judge the cell at the AMQP broker
 messages_per_invocation = 10          # (settings are the probe's: harness/probes/)
 [env]                                 # optional: extra environment for the sandbox
@@ -24,7 +26,7 @@ runtime_client = ["awslambdaric"]     # or "awslambdaric==2.2.1", "legacy"
 execution_env = [""]                  # "" = unset
 extension = ["internal"]              # none | internal | external
 strategy = ["signal"]                 # signal | wakeup-fd | none
-trigger = ["stop", "idle"]            # stop | idle
+trigger = ["stop", "idle"]            # stop | idle | timeout | crash
 [expect]
 cleanup = false
 reason = "..."
@@ -48,7 +50,15 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import tomllib
 
 from harness.errors import LabError
-from harness.model.cells import EXTENSIONS, STRATEGIES, TRIGGERS, Cell, Expectation
+from harness.model.cells import (
+    EXTENSIONS,
+    SHUTDOWN_MODEL_VARIABLE,
+    SHUTDOWN_MODELS,
+    STRATEGIES,
+    TRIGGERS,
+    Cell,
+    Expectation,
+)
 from harness.model.clients import UnknownClient, parse_client, resolve_version
 from harness.model.pins import PinError, load_pins
 from harness.paths import PROJECT_ROOT
@@ -69,6 +79,7 @@ TOP_KEYS = (
     "override",
     "packages",
     "probes",
+    "tag",
 )
 EXPECT_KEYS = ("cleanup", "reason", "source")
 
@@ -116,6 +127,7 @@ class Scenario:
     expect: Expectation
     overrides: Tuple[Override, ...]
     packages: Tuple[str, ...] = ()  # pinned requirements, "name==version"
+    tag: str = ""
     probes: Tuple[Tuple[str, Tuple[Tuple[str, Any], ...]], ...] = ()
 
 
@@ -268,6 +280,11 @@ def parse_scenario(path: Path, text: str, probe_check: ProbeCheck = no_probes) -
 
     env_raw = check.table("env", data.get("env", {}))
     env = tuple((k, check.string(f"env.{k}", v, empty=True)) for k, v in env_raw.items())
+    model = dict(env).get(SHUTDOWN_MODEL_VARIABLE)
+    if model is not None and model.strip().lower() not in SHUTDOWN_MODELS:
+        raise check.fail(
+            f"env.{SHUTDOWN_MODEL_VARIABLE}", "one of " + ", ".join(SHUTDOWN_MODELS), model
+        )
 
     matrix = _matrix(check, check.table("matrix", check.required(data, "matrix")))
 
@@ -287,6 +304,11 @@ def parse_scenario(path: Path, text: str, probe_check: ProbeCheck = no_probes) -
     overrides = _overrides(check, data.get("override", []), matrix)
     packages = _packages(check, data)
     probes = _probes(check, data, probe_check)
+    tag = ""
+    if "tag" in data:
+        tag = check.string("tag", data["tag"])
+        if not _NAME.match(tag):
+            raise check.fail("tag", "lower-case letters, digits, '.', '_' or '-'", tag)
 
     return Scenario(
         path=path,
@@ -304,6 +326,7 @@ def parse_scenario(path: Path, text: str, probe_check: ProbeCheck = no_probes) -
         overrides=overrides,
         packages=packages,
         probes=probes,
+        tag=tag,
     )
 
 
@@ -376,6 +399,7 @@ def expand(scenario: Scenario) -> List[Cell]:
                 scenario_file=scenario.path,
                 packages=scenario.packages,
                 probes=scenario.probes,
+                tag=scenario.tag,
             )
         )
     return cells

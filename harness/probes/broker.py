@@ -23,7 +23,10 @@ the I/O (pika on the host, the broker's log file). ``BrokerKind`` is what the
 pipeline sees: settings, a probe per cell, and REPORT.md's section.
 
 Scenario settings (``[probes.broker]``): ``messages_per_invocation``, what the
-function buffers per invocation (1 to 10,000).
+function buffers per invocation (1 to 10,000); ``delivered`` (optional): what
+must arrive, ``all``, ``none`` or ``not-all``, when that does not follow from
+the cleanup (a function that ships from a background thread, say); by
+default all of them arrive exactly when the cleanup is declared to run.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ LOG_GLOB = "/var/log/rabbitmq/rabbit@*.log"
 
 
 NAME = "broker"
-SETTINGS = ("messages_per_invocation",)
+SETTINGS = ("messages_per_invocation", "delivered")
+DELIVERED = ("all", "none", "not-all")
 
 
 class BrokerUnavailable(ProbeUnavailable):
@@ -106,7 +110,22 @@ def check_settings(settings: Mapping[str, Any]) -> Tuple[Tuple[str, Any], ...]:
     count = settings.get("messages_per_invocation")
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
         raise ValueError(f"messages_per_invocation: an integer from 1 to 10000, got {count!r}")
-    return (("messages_per_invocation", count),)
+    checked: Tuple[Tuple[str, Any], ...] = (("messages_per_invocation", count),)
+    if "delivered" in settings:
+        if settings["delivered"] not in DELIVERED:
+            raise ValueError(
+                f"delivered: one of {', '.join(DELIVERED)}, got {settings['delivered']!r}"
+            )
+        checked += (("delivered", settings["delivered"]),)
+    return checked
+
+
+def delivered_expected(cell: Cell) -> str:
+    """``all``, ``none`` or ``not-all``: declared, or what the declared cleanup implies."""
+    declared = (cell.probe_settings(NAME) or {}).get("delivered")
+    if declared:
+        return str(declared)
+    return "all" if cell.expectation.cleanup else "not-all"
 
 
 def with_target(cell: Cell, target: BrokerTarget) -> Cell:
@@ -281,17 +300,21 @@ def judge_at_broker(cell: Cell, at_broker: BrokerObservation) -> Tuple[str, ...]
     reasons = [f"broker: {p}" for p in at_broker.problems]
     want = cell.expectation
     expected, delivered = at_broker.messages_expected, at_broker.messages_delivered
+    declared = f"(declared: {want.reason} [{want.source}])"
+    should = delivered_expected(cell)
     if delivered is not None:
-        if want.cleanup and delivered != expected:
+        if should == "all" and delivered != expected:
             reasons.append(
                 f"expected all {expected} buffered messages at the broker, {delivered} arrived "
-                f"(declared: {want.reason} [{want.source}])"
+                + declared
             )
-        if not want.cleanup and delivered >= expected:
+        if should == "not-all" and delivered >= expected:
             reasons.append(
                 f"expected the buffered messages to be lost, yet {delivered} of {expected} "
-                f"arrived (declared: {want.reason} [{want.source}])"
+                "arrived " + declared
             )
+        if should == "none" and delivered != 0:
+            reasons.append(f"expected no message at the broker, {delivered} arrived " + declared)
     clean = at_broker.connection_closed_cleanly
     if clean is not None and clean != want.cleanup:
         reasons.append(

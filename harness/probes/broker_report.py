@@ -21,7 +21,7 @@ def _pyver(version: str) -> List[int]:
 
 def delivery_line(r: CellResult) -> str:
     """ "Python 3.8 + signal handler: 0 of 50 messages delivered; ..." for one cell."""
-    setup = f"Python {r.python} + {STRATEGY_WORDS.get(r.strategy, r.strategy)}"
+    setup = f"{r.scenario}, Python {r.python} + {STRATEGY_WORDS.get(r.strategy, r.strategy)}"
     detail = (
         f"{r.runtime_client} {r.runtime_client_version}, "
         f"AWS_EXECUTION_ENV {r.execution_env or 'unset'}, extension {r.extension}, "
@@ -57,10 +57,11 @@ def render_broker_markdown(results: Sequence[CellResult]) -> List[str]:
         "",
         "## Judged at the broker: what the cleanup saves",
         "",
-        "The outbox function (`function/outbox.py`) holds a connection to RabbitMQ and "
-        "buffers messages during its invocations; only its SIGTERM cleanup publishes them "
-        "and closes the connection. After each shutdown the harness counted what reached "
-        "the cell's own queue and read the broker's log for how the connection ended.",
+        "Functions that buffer messages during their invocations and ship them to RabbitMQ: "
+        "`function/outbox.py` only in its SIGTERM cleanup, `function/flusher.py` from a "
+        "background thread a moment later (no cleanup at all). After each shutdown the "
+        "harness counted what reached the cell's own queue and read the broker's log for "
+        "how the connection ended.",
         "",
         *[delivery_line(r) for r in cells],
     ]

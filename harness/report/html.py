@@ -33,6 +33,8 @@ OUTCOME_WORDS = {"ran": "cleanup ran", "lost": "cleanup lost", "fail": "FAIL", "
 TRIGGER_TITLES = {
     "stop": "trigger stop: SIGTERM to the sandbox (container stop)",
     "idle": "trigger idle: the idle environment is reaped",
+    "timeout": "trigger timeout: the last invocation outlives the function timeout",
+    "crash": "trigger crash: the runtime process exits during the last invocation",
 }
 
 CSS = """

@@ -20,6 +20,8 @@ REPORT_VERSION = "2"
 TRIGGER_TITLES = {
     "stop": "Trigger `stop`: SIGTERM to the sandbox (container stop)",
     "idle": "Trigger `idle`: the idle environment is reaped",
+    "timeout": "Trigger `timeout`: the last invocation outlives the function timeout (a reset)",
+    "crash": "Trigger `crash`: the runtime process exits during the last invocation (a reset)",
 }
 
 

@@ -35,6 +35,7 @@ SPAN_COLOURS = {
     "invoke": "#2f7fc1",
     "shutdown": "#e05050",
     "process": "#c9c9c9",
+    "frozen": "#9ec5e8",  # the environment idles frozen (SIGSTOP)
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from harness.evidence.judge import Observation, ProcessExit, SignalSent
 from harness.evidence.result import CellResult
@@ -43,7 +43,7 @@ def sig(name: str, ms: float, role: str = "runtime", who: str = "runtime") -> Si
 
 
 def exit_at(
-    ms: float, signal: Any = None, role: str = "runtime", name: str = "runtime"
+    ms: Optional[float], signal: Any = None, role: str = "runtime", name: str = "runtime"
 ) -> ProcessExit:
     return ProcessExit(
         role=role,
@@ -78,6 +78,7 @@ def seen(**changes: Any) -> Observation:
         invoke_statuses=("success",),
         sandbox_signal_before_shutdown=True,
         sandbox_exit_code=0,
+        shutdown_runtime_limit_ms=500,
     )
     return dataclasses.replace(base, **changes)
 

@@ -158,7 +158,7 @@ def test_cells_are_frozen_values() -> None:
     assert cell(execution_env="AWS_Lambda_python3.12").id.endswith(
         "env_AWS_Lambda_python3.12-internal-signal-stop"
     )
-    assert c.shutdown_rule == ("internal-only", 500)
+    assert (c.shutdown_rule.rule, c.shutdown_rule.limit_ms) == ("internal-only", 500)
     assert c.variant == ("demo", "awslambdaric", "", "internal", "signal")
 
 

@@ -146,7 +146,9 @@ def broker_result(**fields: object) -> CellResult:
 def test_the_report_states_the_loss_in_words() -> None:
     lost = broker_result()
     line = delivery_line(lost)
-    assert line.startswith("- Python 3.8 + signal handler: **0 of 50 messages delivered**")
+    assert line.startswith(
+        "- outbox-broker, Python 3.8 + signal handler: **0 of 50 messages delivered**"
+    )
     assert "(50 lost)" in line and "client unexpectedly closed TCP connection" in line
     kept = dataclasses.replace(
         broker_result(messages_delivered=50, connection_closed_cleanly=True), strategy="wakeup-fd"

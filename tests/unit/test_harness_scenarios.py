@@ -166,7 +166,7 @@ def test_the_default_matrix() -> None:
     cells = load_cells(PROJECT_ROOT / "scenarios", probes.check_settings)
     assert len(cells) >= 30
     assert {c.python for c in cells} >= {"3.7", "3.8", "3.12"}
-    assert {c.trigger for c in cells} == {"stop", "idle"}
+    assert {c.trigger for c in cells} == {"stop", "idle", "timeout", "crash"}
     assert {c.extension for c in cells} == {"none", "internal", "external"}
     assert {c.strategy for c in cells} == {"signal", "wakeup-fd", "none"}
     assert {c.runtime_client for c in cells} == {"awslambdaric", "legacy"}

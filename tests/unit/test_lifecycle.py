@@ -2,65 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Set, Tuple, Type
+from typing import Dict, Set, Tuple
 
 import pytest
+from support.machine import T0, Env, only
 
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.lifecycle import Phase, ShutdownRule
-
-T0 = 1_000_000
-
-
-def only(actions: List[lc.Action], kind: Type[lc.Action]) -> List[lc.Action]:
-    return [a for a in actions if isinstance(a, kind)]
-
-
-class Env:
-    """Drives a Lifecycle the way the driver would, with a manual clock."""
-
-    def __init__(self, **limits: int) -> None:
-        self.machine = lc.Lifecycle(lc.Limits(**limits))  # type: ignore[arg-type]
-        self.now = T0
-        self.log: List[lc.Action] = []
-
-    def send(self, event: lc.Event) -> List[lc.Action]:
-        actions = self.machine.handle(event, self.now)
-        self.log.extend(actions)
-        return actions
-
-    def fire(self, timer: str) -> List[lc.Action]:
-        starts = [a for a in self.log if isinstance(a, lc.StartTimer) and a.timer == timer]
-        assert starts, f"timer {timer} was never started"
-        self.now += starts[-1].delay_ms
-        return self.send(lc.TimerFired(timer, starts[-1].token))
-
-    def warm(self, internal: int = 0, external: int = 0, invoke_subscribers: bool = False) -> None:
-        """Init to READY with the given extensions, answering the first invoke."""
-        names = tuple(f"ext{i}" for i in range(external))
-        actions = self.send(lc.InvokeRequested("r0"))
-        assert only(actions, lc.SpawnExtensions)
-        for name in names:
-            self.send(lc.ProcessStarted(name))
-        actions = self.send(lc.ExtensionsSpawned(names))
-        for name in names:
-            events = ("INVOKE", "SHUTDOWN") if invoke_subscribers else ("SHUTDOWN",)
-            actions = self.send(lc.ExtensionRegistered("id-" + name, name, events))
-        assert only(actions, lc.SpawnRuntime)
-        self.send(lc.ProcessStarted(lc.RUNTIME))
-        for i in range(internal):
-            self.send(lc.ExtensionRegistered(f"int{i}", f"internal{i}", ()))
-        for ext in list(self.machine.extensions):
-            self.send(lc.ExtensionNext(ext))
-        actions = self.send(lc.RuntimeNext())
-        assert only(actions, lc.DeliverInvoke)
-        self.send(lc.RuntimeResponded("r0"))
-        for ext in self.machine.extensions.values():
-            if "INVOKE" in ext.events:
-                self.send(lc.ExtensionNext(ext.extension_id))
-        self.send(lc.RuntimeNext())
-        assert self.machine.phase is Phase.READY
-
 
 # Lambda's documented lifecycle (FACTS.md: "Init phase", "Shutdown phase"),
 # written out edge by edge, each with the fact that makes it exist.
@@ -277,22 +225,6 @@ def test_runtime_exiting_on_sigterm_ends_the_shutdown_early():
     assert only(actions, lc.ShutdownEnded) == [lc.ShutdownEnded("spindown", ())]
     # The 500 ms timer firing later is stale and does nothing.
     assert env.fire("shutdown") == []
-
-
-def test_external_shutdown_sends_event_with_deadline_and_sigterm():
-    env = Env()
-    env.warm(internal=1, external=2)
-    actions = env.send(lc.StopRequested())
-    assert only(actions, lc.SendSignal) == [lc.SendSignal(lc.RUNTIME, "SIGTERM")]
-    events = only(actions, lc.DeliverEvent)
-    assert [e.payload for e in events] == [
-        {"eventType": "SHUTDOWN", "shutdownReason": "spindown", "deadlineMs": T0 + 2000}
-    ] * 2
-    start = only(actions, lc.ShutdownStarted)[0]
-    assert (start.rule, start.limit_ms) == (ShutdownRule.EXTERNAL, 2000)
-    env.send(lc.ProcessExited("ext0", "exit status 0"))
-    kills = only(env.fire("shutdown"), lc.SendSignal)
-    assert kills == [lc.SendSignal("ext1", "SIGKILL"), lc.SendSignal(lc.RUNTIME, "SIGKILL")]
 
 
 def test_invoke_completes_when_runtime_and_subscribed_extensions_are_back():
