@@ -109,6 +109,12 @@ def test_cli_without_runtime_command_prints_usage():
     assert "no runtime command given" in result.stderr and "usage:" in result.stderr
 
 
+def test_cli_managed_python_without_handler_prints_usage():
+    result = run_cli({}, "--managed-python", "python3")
+    assert result.returncode == 2
+    assert "no handler given" in result.stderr and "--managed-python PYTHON" in result.stderr
+
+
 def test_cli_port_in_use_is_named(unused_tcp_port_holder):
     port = unused_tcp_port_holder
     result = run_cli({"INVOKE_API_PORT": str(port), "RUNTIME_API_PORT": "0"}, "true")
