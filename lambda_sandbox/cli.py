@@ -1,6 +1,10 @@
 """``python -m lambda_sandbox [--] RUNTIME_CMD [ARGS...]``: run one function's
 execution environment until SIGTERM or SIGINT, then shut it down by Lambda's
-rules and exit 0."""
+rules and exit 0.
+
+``python -m lambda_sandbox --managed-python PYTHON [--] HANDLER`` runs the
+handler as a managed Python runtime starts it (lambda_sandbox/managed), on
+the interpreter PYTHON, with the layers in the directory that plays /opt."""
 
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ import select
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-from lambda_sandbox import amqp
+from lambda_sandbox import amqp, managed
 from lambda_sandbox.config import ConfigError, load_config
 from lambda_sandbox.console import Console
 from lambda_sandbox.eventlog import EventLog, Kind
@@ -22,7 +27,11 @@ from lambda_sandbox.invoke_api import InvokeApiHandler
 from lambda_sandbox.pool import Sandbox
 from lambda_sandbox.processes import signal_name
 
-USAGE = "usage: python -m lambda_sandbox [--] RUNTIME_CMD [ARGS...]"
+USAGE = (
+    "usage: python -m lambda_sandbox [--] RUNTIME_CMD [ARGS...]\n"
+    "       python -m lambda_sandbox --managed-python PYTHON [--] HANDLER"
+)
+MANAGED_PYTHON = "--managed-python"
 LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -31,25 +40,65 @@ LEVELS = {
 }
 
 
+class UsageError(ValueError):
+    """Bad command-line arguments; the message says which."""
+
+
+@dataclass(frozen=True)
+class Arguments:
+    """What the command line asks for: a runtime command as given, or, with
+    ``managed_python`` set, the managed profile for ``command[0]`` (the handler)."""
+
+    command: List[str]
+    managed_python: Optional[str] = None
+
+    def runtime_command(self, opt_dir: str) -> List[str]:
+        if self.managed_python is None:
+            return list(self.command)
+        return managed.runtime_command(self.managed_python, self.command[0], opt_dir)
+
+
+def parse_arguments(args: Sequence[str]) -> Arguments:
+    args = list(args)
+    managed_python: Optional[str] = None
+    if args and args[0].startswith(MANAGED_PYTHON + "="):
+        managed_python = args.pop(0)[len(MANAGED_PYTHON) + 1 :]
+    elif args and args[0] == MANAGED_PYTHON:
+        if len(args) < 2:
+            raise UsageError(f"{MANAGED_PYTHON} needs an interpreter (a name on PATH or a path)")
+        managed_python = args[1]
+        args = args[2:]
+    if managed_python == "":
+        raise UsageError(f"{MANAGED_PYTHON} needs an interpreter (a name on PATH or a path)")
+    if args and args[0] == "--":
+        args = args[1:]
+    if not args:
+        raise UsageError("no handler given" if managed_python else "no runtime command given")
+    if managed_python is not None and len(args) != 1:
+        raise UsageError(f"{MANAGED_PYTHON} takes one HANDLER, got {len(args)} arguments")
+    return Arguments(args, managed_python)
+
+
 def fail(message: str) -> int:
     sys.stderr.write(f"lambda_sandbox: error: {message}\n")
     return 2
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args: List[str] = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in ("-h", "--help"):
+    raw: List[str] = list(sys.argv[1:] if argv is None else argv)
+    if raw and raw[0] in ("-h", "--help"):
         print(USAGE)
         return 0
-    if args and args[0] == "--":
-        args = args[1:]
-    if not args:
-        return fail("no runtime command given\n" + USAGE)
+    try:
+        arguments = parse_arguments(raw)
+    except UsageError as exc:
+        return fail(f"{exc}\n{USAGE}")
     try:
         config = load_config()
         amqp_settings = amqp.load_amqp_settings(os.environ, config)
     except ConfigError as exc:
         return fail(str(exc))
+    args = arguments.runtime_command(config.opt_dir)
     logging.basicConfig(
         level=LEVELS[config.log_level],
         stream=sys.stderr,

@@ -27,6 +27,7 @@ class Config:
     invoke_api_port: int = 8080
     runtime_api_host: str = "127.0.0.1"
     runtime_api_port: int = 9001
+    opt_dir: str = "/opt"
     extensions_dir: str = "/opt/extensions"
     log_level: str = "info"
     event_log: Optional[str] = None
@@ -46,6 +47,7 @@ class Config:
             "timeout_s": self.timeout_s,
             "memory_size_mb": self.memory_size_mb,
             "idle_timeout_s": self.idle_timeout_s,
+            "opt_dir": self.opt_dir,
             "extensions_dir": self.extensions_dir,
             "task_root": self.task_root,
             "init_timeout_s": self.init_timeout_s,
@@ -114,6 +116,17 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     return SWITCH[raw]
 
 
+def _directory(env: Mapping[str, str], name: str, default: str, what: str) -> str:
+    """An absolute directory path; a value that is set must name an existing directory
+    (the default need not exist: no /opt on a host is no layers, not an error)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not os.path.isdir(raw):
+        raise ConfigError(f"{name}={raw!r}: no such directory (it plays {what})")
+    return os.path.abspath(raw)
+
+
 def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None) -> Config:
     env = os.environ if env is None else env
     name = env.get("AWS_LAMBDA_FUNCTION_NAME", "").strip() or "function"
@@ -139,6 +152,11 @@ def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = No
     task_root = env.get("LAMBDA_TASK_ROOT", "").strip() or (cwd or os.getcwd())
     if not os.path.isdir(task_root):
         raise ConfigError(f"LAMBDA_TASK_ROOT={task_root!r}: no such directory")
+    # The directory that plays /opt, where Lambda extracts layers: external
+    # extensions in <opt>/extensions, Python packages in <opt>/python for the
+    # managed profile (lambda_sandbox/managed). LAMBDA_EXTENSIONS_DIR still
+    # overrides the extensions directory alone.
+    opt_dir = _directory(env, "LAMBDA_SANDBOX_OPT_DIR", "/opt", "/opt, where layers are")
     return Config(
         function_name=name,
         function_version=env.get("AWS_LAMBDA_FUNCTION_VERSION", "").strip() or "$LATEST",
@@ -149,7 +167,9 @@ def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = No
         invoke_api_port=_port(env, "INVOKE_API_PORT", 8080),
         runtime_api_host=_host(env, "RUNTIME_API_HOST", "127.0.0.1"),
         runtime_api_port=_port(env, "RUNTIME_API_PORT", 9001),
-        extensions_dir=env.get("LAMBDA_EXTENSIONS_DIR", "").strip() or "/opt/extensions",
+        opt_dir=opt_dir,
+        extensions_dir=env.get("LAMBDA_EXTENSIONS_DIR", "").strip()
+        or os.path.join(opt_dir, "extensions"),
         log_level="warn" if log_level == "warning" else log_level,
         event_log=env.get("LAMBDA_SANDBOX_EVENT_LOG", "").strip() or None,
         task_root=os.path.abspath(task_root),

@@ -50,7 +50,16 @@ class RunningSandbox:
         env: Optional[Mapping[str, str]] = None,
         task_root: Path = TEST_FIXTURES / "fn",
         extensions_dir: Optional[Path] = None,
+        opt_dir: Optional[Path] = None,
+        sandbox_args: Sequence[str] = (),
+        unset: Sequence[str] = (),
     ) -> None:
+        """``opt_dir`` plays /opt (LAMBDA_SANDBOX_OPT_DIR); external extensions then
+        come from ``<opt_dir>/extensions`` unless ``extensions_dir`` is given, and
+        from an empty directory when neither is. ``sandbox_args`` go before the
+        ``--`` (``--managed-python PYTHON`` with the handler as ``runtime_cmd``);
+        ``unset`` names variables removed from the sandbox's environment (the
+        sandbox's cwd is the project root, so it needs no PYTHONPATH itself)."""
         self.python = python
         self.event_log = workdir / "events.jsonl"
         self.output_path = workdir / "output.log"
@@ -60,11 +69,17 @@ class RunningSandbox:
             "INVOKE_API_PORT": "0",
             "RUNTIME_API_PORT": "0",
             "LAMBDA_TASK_ROOT": str(task_root),
-            "LAMBDA_EXTENSIONS_DIR": str(extensions_dir or workdir / "no-extensions"),
             "LAMBDA_SANDBOX_EVENT_LOG": str(self.event_log),
-            **(env or {}),
         }
-        self.argv = [str(python), "-m", "lambda_sandbox", "--", *runtime_cmd]
+        self.env.pop("LAMBDA_EXTENSIONS_DIR", None)
+        if opt_dir is not None:
+            self.env["LAMBDA_SANDBOX_OPT_DIR"] = str(opt_dir)
+        if extensions_dir is not None or opt_dir is None:
+            self.env["LAMBDA_EXTENSIONS_DIR"] = str(extensions_dir or workdir / "no-extensions")
+        self.env.update(env or {})
+        for name in unset:
+            self.env.pop(name, None)
+        self.argv = [str(python), "-m", "lambda_sandbox", *sandbox_args, "--", *runtime_cmd]
         self.child: Optional[SandboxChild] = None
         self.invoke_api = ""
 

@@ -44,12 +44,42 @@ def test_task_root_keeps_the_callers_value(tmp_path):
         ("INVOKE_API_HOST", "http://x"),
         ("LOG_LEVEL", "chatty"),
         ("LAMBDA_TASK_ROOT", "/no/such/dir"),
+        ("LAMBDA_SANDBOX_OPT_DIR", "/no/such/opt"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value, tmp_path):
     with pytest.raises(ConfigError) as error:
         load_config({variable: value}, cwd=str(tmp_path))
     assert str(error.value).startswith(f"{variable}=")
+
+
+def test_opt_dir_defaults_to_opt_and_extensions_follow_it(tmp_path):
+    assert load_config({}, cwd=str(tmp_path)).opt_dir == "/opt"
+    config = load_config({"LAMBDA_SANDBOX_OPT_DIR": str(tmp_path)}, cwd="/")
+    assert config.opt_dir == str(tmp_path)
+    assert config.extensions_dir == str(tmp_path / "extensions")
+    assert config.describe()["opt_dir"] == str(tmp_path)
+
+
+def test_extensions_dir_still_overrides_the_opt_dirs(tmp_path):
+    env = {"LAMBDA_SANDBOX_OPT_DIR": str(tmp_path), "LAMBDA_EXTENSIONS_DIR": "/elsewhere"}
+    config = load_config(env, cwd="/")
+    assert (config.opt_dir, config.extensions_dir) == (str(tmp_path), "/elsewhere")
+
+
+def test_relative_opt_dir_is_made_absolute(tmp_path, monkeypatch):
+    (tmp_path / "layers").mkdir()
+    monkeypatch.chdir(tmp_path)
+    config = load_config({"LAMBDA_SANDBOX_OPT_DIR": "layers"}, cwd=str(tmp_path))
+    assert config.opt_dir == str(tmp_path / "layers")
+
+
+def test_opt_dir_that_is_not_a_directory_says_what_it_is(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_config({"LAMBDA_SANDBOX_OPT_DIR": "/no/such/opt"}, cwd=str(tmp_path))
+    assert str(error.value) == (
+        "LAMBDA_SANDBOX_OPT_DIR='/no/such/opt': no such directory (it plays /opt, where layers are)"
+    )
 
 
 def run_cli(env_extra, *args):
@@ -77,6 +107,12 @@ def test_cli_without_runtime_command_prints_usage():
     result = run_cli({})
     assert result.returncode == 2
     assert "no runtime command given" in result.stderr and "usage:" in result.stderr
+
+
+def test_cli_managed_python_without_handler_prints_usage():
+    result = run_cli({}, "--managed-python", "python3")
+    assert result.returncode == 2
+    assert "no handler given" in result.stderr and "--managed-python PYTHON" in result.stderr
 
 
 def test_cli_port_in_use_is_named(unused_tcp_port_holder):
