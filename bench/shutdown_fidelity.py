@@ -1,10 +1,15 @@
-"""How closely the sandbox keeps Lambda's shutdown deadlines.
+"""How closely the sandbox keeps Lambda's shutdown deadlines and order.
 
-For each rule with a grace window (500 ms: internal extensions only; 2,000 ms:
-an external extension), runs the sandbox N times with a runtime that ignores
-SIGTERM (so it lives until the SIGKILL), stops it, and reads from the event
-log: the interval from the runtime's SIGTERM to its SIGKILL, and from the
-sandbox receiving SIGTERM to the runtime being sent it.
+For each rule with a grace window (internal extensions only: the runtime has
+the whole 500 ms; an external extension: the runtime has 300 ms of 2,000),
+runs the sandbox N times with a runtime that ignores SIGTERM (so it lives
+until its SIGKILL) and, for the external rule, an extension that ignores its
+SHUTDOWN event (so it lives until the 2,000 ms SIGKILL), stops it, and reads
+from the event log: the runtime's SIGTERM to its SIGKILL (against its
+window), the sandbox receiving SIGTERM to the runtime being sent it, and with
+the external extension the whole timeline from shutdown.start: runtime
+SIGTERM, runtime SIGKILL, runtime exit, SHUTDOWN delivery, extension SIGKILL,
+extension exit.
 
     python -m bench.shutdown_fidelity [--runs 20] [--python 3.12] [--json PATH]
 
@@ -26,12 +31,43 @@ from harness.paths import TEST_FIXTURES as FIXTURES
 from harness.provision.interpreters import find_interpreter, where_searched
 from harness.provision.venvs import ensure_venv, venv_python
 from harness.sandbox.running import RunningSandbox
-from lambda_sandbox.eventlog import Kind, read_event_log
+from lambda_sandbox.eventlog import Event, Kind, Reading, read_event_log
 
+# rule -> (the runtime's window in ms, the fixture's settings, with an external extension)
 RULES = {
     "internal-only": (500, {"FIXTURE_EXTENSION": "internal"}, False),
-    "external": (2000, {"FIXTURE_EXTERNAL_ON_SHUTDOWN": "hang"}, True),
+    "external": (300, {"FIXTURE_EXTERNAL_ON_SHUTDOWN": "hang"}, True),
 }
+# The external rule's timeline: each point, in ms from shutdown.start.
+TIMELINE = (
+    "runtime_sigterm",
+    "runtime_sigkill",
+    "runtime_exit",
+    "shutdown_event",
+    "extension_sigkill",
+    "extension_exit",
+)
+
+
+def timeline(log: Reading) -> Dict[str, float]:
+    """The external rule's points in ms from shutdown.start, from one event log. Pure."""
+    start = log.of_kind(Kind.SHUTDOWN_START)[0].mono
+    points: Dict[str, float] = {}
+
+    def first(name: str, event: Event) -> None:
+        points.setdefault(name, round((event.mono - start) * 1000, 3))
+
+    for e in log.events:
+        if e.mono < start:
+            continue
+        who = "runtime" if e.get("role") == "runtime" else "extension"
+        if e.kind == Kind.SIGNAL_SENT:
+            first(f"{who}_{str(e['signal']).lower()}", e)
+        elif e.kind == Kind.PROCESS_EXIT:
+            first(f"{who}_exit", e)
+        elif e.kind == Kind.SHUTDOWN_EVENT:
+            first("shutdown_event", e)
+    return points
 
 
 def one_shutdown(python: Path, rule: str, workdir: Path) -> Dict[str, float]:
@@ -54,14 +90,22 @@ def one_shutdown(python: Path, rule: str, workdir: Path) -> Dict[str, float]:
     sent = {e["signal"]: e.mono for e in log.of_kind(Kind.SIGNAL_SENT) if e["name"] == "runtime"}
     if set(sent) != {"SIGTERM", "SIGKILL"}:
         raise RuntimeError(f"expected SIGTERM then SIGKILL to the runtime, saw {sorted(sent)}")
-    return {
+    sample = {
         "term_to_kill_ms": (sent["SIGKILL"] - sent["SIGTERM"]) * 1000,
         "deviation_ms": (sent["SIGKILL"] - sent["SIGTERM"]) * 1000 - limit_ms,
         "sandbox_to_runtime_term_ms": (sent["SIGTERM"] - received) * 1000,
     }
+    if external:
+        points = timeline(log)
+        missing = [p for p in TIMELINE if p not in points]
+        if missing:
+            raise RuntimeError(f"the external shutdown's log lacks {missing}")
+        sample.update({f"at_{p}_ms": points[p] for p in TIMELINE})
+    return sample
 
 
 def summarise(samples: List[Dict[str, float]], key: str) -> Dict[str, float]:
+    """Median, worst (farthest from zero), min and max of one figure over the samples."""
     values = [s[key] for s in samples]
     worst: float = max(values, key=lambda v: abs(v))
     return {
@@ -88,12 +132,15 @@ def run(python_version: str, runs: int) -> Dict[str, Any]:
                 workdir = Path(tmp) / f"{rule}-{n}"
                 workdir.mkdir()
                 samples.append(one_shutdown(python, rule, workdir))
-            report["rules"][rule] = {
+            figures = {
                 "limit_ms": limit_ms,
                 "term_to_kill_ms": summarise(samples, "term_to_kill_ms"),
                 "deviation_ms": summarise(samples, "deviation_ms"),
                 "sandbox_to_runtime_term_ms": summarise(samples, "sandbox_to_runtime_term_ms"),
             }
+            if RULES[rule][2]:
+                figures["timeline_ms"] = {p: summarise(samples, f"at_{p}_ms") for p in TIMELINE}
+            report["rules"][rule] = figures
     return report
 
 
@@ -111,6 +158,11 @@ def table(report: Dict[str, Any]) -> List[str]:
             f"{figures['deviation_ms']['worst']:>+11.1f}"
             f"{kill['min']:>10.1f}-{kill['max']:<9.1f}{relay['median']:>10.2f} ms med"
         )
+        for point, spread in (figures.get("timeline_ms") or {}).items():
+            lines.append(
+                f"  {rule} {point:<18} median {spread['median']:>8.1f} ms  "
+                f"range {spread['min']:.1f}-{spread['max']:.1f}"
+            )
     return lines
 
 

@@ -102,6 +102,29 @@ def _invoke_table(b: Mapping[str, Any]) -> Table:
     )
 
 
+def _order_table(b: Mapping[str, Any]) -> Optional[Table]:
+    """The external rule's shutdown timeline, when the benchmark measured it."""
+    for f in (b.get("rules") or {}).values():
+        points = f.get("timeline_ms")
+        if points:
+            return Table(
+                f"Shutdown order with an external extension ({b.get('runs', '?')} shutdowns, "
+                "a runtime that ignores SIGTERM and an extension that ignores SHUTDOWN; "
+                "ms from shutdown.start)",
+                ["event", "median ms", "worst ms", "range ms"],
+                [
+                    [
+                        point.replace("_", " "),
+                        _num(spread.get("median"), 1),
+                        _num(spread.get("worst"), 1),
+                        f"{_num(spread.get('min'), 1)} to {_num(spread.get('max'), 1)}",
+                    ]
+                    for point, spread in points.items()
+                ],
+            )
+    return None
+
+
 def _fidelity_table(b: Mapping[str, Any]) -> Table:
     rows = []
     for rule, f in (b.get("rules") or {}).items():
@@ -121,7 +144,7 @@ def _fidelity_table(b: Mapping[str, Any]) -> Table:
         f"{b.get('python', '?')}, a runtime that ignores SIGTERM)",
         [
             "rule",
-            "limit ms",
+            "runtime's window ms",
             "SIGTERM→SIGKILL median ms",
             "deviation median ms",
             "worst deviation ms",
@@ -248,6 +271,9 @@ def bench_tables(data: Mapping[str, Any]) -> List[Table]:
         tables.append(_invoke_table(data["invoke_overhead"]))
     if data.get("shutdown_fidelity"):
         tables.append(_fidelity_table(data["shutdown_fidelity"]))
+        order = _order_table(data["shutdown_fidelity"])
+        if order is not None:
+            tables.append(order)
     if data.get("cell_cost"):
         tables.extend(_cell_cost_tables(data["cell_cost"]))
     if data.get("cold_start"):

@@ -211,22 +211,29 @@ def test_runtime_ignoring_sigterm_is_killed_at_500_ms(ric_python, workdir):
     assert_all_gone(sb.pids())
 
 
-def test_external_extension_gets_shutdown_event_and_2000_ms(ric_python, workdir):
+def test_with_an_external_extension_the_runtime_goes_first_then_the_extension(ric_python, workdir):
     env = {"FIXTURE_ON_SIGTERM": "ignore", "FIXTURE_EXTERNAL_ON_SHUTDOWN": "hang"}
     with sandbox(ric_python, workdir, env, extensions_dir=EXTENSIONS) as sb:
         assert sb.invoke({"hello": 1}).status == 200
         assert sb.stop() == 0
         events = sb.events()
     start = next(e for e in events if e["kind"] == "shutdown.start")
-    assert (start["rule"], start["limit_ms"]) == ("external", 2000)
+    assert (start["rule"], start["limit_ms"], start["runtime_limit_ms"]) == ("external", 2000, 300)
     delivered = [e for e in events if e["kind"] == "shutdown.event"]
     assert [(e["name"], e["reason"]) for e in delivered] == [("fixture-external", "spindown")]
     assert delivered[0]["deadline_ms"] == start["deadline_ms"]
     runtime_signals = signals_to(events, "runtime")
     assert [s for s, _ in runtime_signals] == ["SIGTERM", "SIGKILL"]
     interval_ms = (runtime_signals[1][1] - runtime_signals[0][1]) * 1000
-    assert 1980 <= interval_ms <= 2400, interval_ms
-    assert [s for s, _ in signals_to(events, "fixture-external")] == ["SIGKILL"]
+    assert 290 <= interval_ms <= 600, interval_ms
+    # SHUTDOWN only once the runtime has been reaped; the extension keeps the rest of 2,000 ms.
+    runtime_gone = next(
+        e["mono"] for e in events if e["kind"] == "process.exit" and e["name"] == "runtime"
+    )
+    assert delivered[0]["mono"] >= runtime_gone
+    ext_kill = signals_to(events, "fixture-external")
+    assert [s for s, _ in ext_kill] == ["SIGKILL"]
+    assert 1980 <= (ext_kill[0][1] - start["mono"]) * 1000 <= 2400
     # The extension saw the INVOKE event and the SHUTDOWN event in its own output.
     lines = [e["line"] for e in events if e["kind"] == "output" and e["name"] == "fixture-external"]
     assert any('"eventType": "INVOKE"' in line for line in lines)
@@ -275,3 +282,53 @@ def test_stop_before_any_invoke_exits_at_once(ric_python, workdir):
     with sandbox(ric_python, workdir) as sb:
         assert sb.stop() == 0
     assert sb.of_kind("process.start") == []
+
+
+def test_the_emulators_model_gives_the_runtime_600_ms(ric_python, workdir):
+    env = {
+        "FIXTURE_EXTENSION": "internal",
+        "FIXTURE_ON_SIGTERM": "ignore",
+        "LAMBDA_SANDBOX_SHUTDOWN_MODEL": "emulator",
+    }
+    with sandbox(ric_python, workdir, env) as sb:
+        assert sb.invoke({}).status == 200
+        assert sb.stop() == 0
+        events = sb.events()
+    start = next(e for e in events if e["kind"] == "shutdown.start")
+    assert (start["limit_ms"], start["runtime_limit_ms"], start["model"]) == (
+        2000,
+        600,
+        "emulator",
+    )
+    sent = signals_to(events, "runtime")
+    assert 580 <= (sent[1][1] - sent[0][1]) * 1000 <= 900
+
+
+def process_state(pid: int) -> str:
+    """The kernel's one-letter state of a process: T is stopped (frozen)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(")")[-1].split()[0]
+
+
+def test_an_idle_environment_is_frozen_and_thawed_for_the_next_event(ric_python, workdir):
+    with sandbox(ric_python, workdir, {"FIXTURE_EXTENSION": "internal"}, EXTENSIONS) as sb:
+        assert sb.invoke({}).status == 200
+        sb.wait_for(lambda e: e["kind"] == "environment.freeze", timeout=10)
+        pids = {e["name"]: e["pid"] for e in sb.of_kind("process.start")}
+        assert {process_state(pid) for pid in pids.values()} == {"T"}, "SIGSTOPped while idle"
+        assert sb.invoke({}).status == 200, "thawed to take the next event"
+        assert len(sb.of_kind("environment.thaw")) >= 1
+        assert sb.stop() == 0
+        events = sb.events()
+    # The last thaw comes before the shutdown's first signal.
+    order = [e["kind"] for e in events if e["kind"] in ("environment.thaw", "signal.sent")]
+    assert order[-2:] == ["environment.thaw", "signal.sent"] or order.index("signal.sent") > 0
+
+
+def test_freezing_can_be_turned_off(ric_python, workdir):
+    with sandbox(ric_python, workdir, {"LAMBDA_SANDBOX_FREEZE": "0"}) as sb:
+        assert sb.invoke({}).status == 200
+        pid = sb.of_kind("process.start")[0]["pid"]
+        assert process_state(pid) != "T"
+        assert sb.stop() == 0
+        assert not sb.of_kind("environment.freeze")
