@@ -205,10 +205,13 @@ class Lifecycle:
         # extensions directory; any other registrant lives inside the runtime.
         external = event.name in self._awaiting_registration
         if not external and EVENT_SHUTDOWN in event.events:
+            # AWS's emulator: errorType Extension.InvalidEventType, the reason
+            # (its errEventNotSupportedForInternalAgent) first in the message.
             raise Refused(
                 403,
-                "ShutdownEventNotSupportedForInternalExtension",
-                "internal extensions cannot subscribe to SHUTDOWN",
+                "Extension.InvalidEventType",
+                "ShutdownEventNotSupportedForInternalExtension: internal extension "
+                f"{event.name!r} cannot subscribe to SHUTDOWN",
             )
         self.extensions[event.extension_id] = Extension(
             extension_id=event.extension_id,

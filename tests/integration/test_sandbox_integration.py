@@ -159,8 +159,13 @@ def test_internal_extension_cannot_subscribe_to_shutdown(ric_python, workdir):
         assert sb.invoke({}).status == 200
         assert sb.stop() == 0
     assert (
-        "SHUTDOWN subscription: 403 ShutdownEventNotSupportedForInternalExtension" in sb.console()
+        "SHUTDOWN subscription: 403 Extension.InvalidEventType: "
+        "ShutdownEventNotSupportedForInternalExtension: " in sb.console()
     )
+    refused = sb.of_kind("extension.refused")
+    assert [(e["name"], e["status"], e["error_type"]) for e in refused] == [
+        ("fixture-internal-shutdown", 403, "Extension.InvalidEventType")
+    ]
     registered = sb.of_kind("extension.register")
     assert [(e["name"], e["type"], e["events"]) for e in registered] == [
         ("fixture-internal", "internal", [])

@@ -200,7 +200,8 @@ def test_internal_extension_may_not_subscribe_to_shutdown():
     with pytest.raises(lc.Refused) as refused:
         env.send(lc.ExtensionRegistered("x", "internal", ("SHUTDOWN",)))
     assert refused.value.status == 403
-    assert refused.value.error_type == "ShutdownEventNotSupportedForInternalExtension"
+    assert refused.value.error_type == "Extension.InvalidEventType"
+    assert refused.value.message.startswith("ShutdownEventNotSupportedForInternalExtension: ")
     assert env.machine.extensions == {}
 
 
