@@ -199,14 +199,6 @@ class ExecutionEnvironment:
                     error_type=refused.error_type,
                 )
                 raise
-            ext = self._machine.extensions[extension_id]
-            self._log(
-                Kind.EXTENSION_REGISTER,
-                name=name,
-                id=extension_id,
-                type="external" if ext.external else "internal",
-                events=list(events),
-            )
         return extension_id
 
     def extension_next(self, extension_id: str) -> Optional[Dict[str, Any]]:
@@ -267,6 +259,17 @@ class ExecutionEnvironment:
             followups.append(lc.ProcessStarted(name))
             names.append(name)
         followups.append(lc.ExtensionsSpawned(tuple(names)))
+
+    def _do_extension_accepted(
+        self, action: lc.ExtensionAccepted, followups: List[lc.Event]
+    ) -> None:
+        self._log(
+            Kind.EXTENSION_REGISTER,
+            name=action.name,
+            id=action.extension_id,
+            type="external" if action.external else "internal",
+            events=list(action.events),
+        )
 
     def _do_spawn_runtime(self, action: lc.SpawnRuntime, followups: List[lc.Event]) -> None:
         try:
@@ -524,6 +527,7 @@ def _table(*entries: Tuple[Type[lc.Action], _Executor]) -> Dict[Type[lc.Action],
 EXECUTORS = _table(
     _do(lc.PhaseChanged, ExecutionEnvironment._do_phase_changed),
     _do(lc.SpawnExtensions, ExecutionEnvironment._do_spawn_extensions),
+    _do(lc.ExtensionAccepted, ExecutionEnvironment._do_extension_accepted),
     _do(lc.SpawnRuntime, ExecutionEnvironment._do_spawn_runtime),
     _do(lc.InitEnded, ExecutionEnvironment._do_init_ended),
     _do(lc.DeliverInvoke, ExecutionEnvironment._do_deliver_invoke),

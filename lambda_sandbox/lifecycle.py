@@ -36,6 +36,7 @@ from lambda_sandbox.lifecycle_events import (
     Event,
     Exit,
     ExitErrorReported,
+    ExtensionAccepted,
     ExtensionNext,
     ExtensionRegistered,
     ExtensionsSpawned,
@@ -219,6 +220,7 @@ class Lifecycle:
             external=external,
             events=tuple(event.events),
         )
+        self._emit(ExtensionAccepted(event.extension_id, event.name, external, tuple(event.events)))
         self._awaiting_registration.discard(event.name)
         self._maybe_spawn_runtime()
 
@@ -593,6 +595,7 @@ __all__ = [
     "Exit",
     "ExitErrorReported",
     "Extension",
+    "ExtensionAccepted",
     "ExtensionNext",
     "ExtensionRegistered",
     "ExtensionsSpawned",

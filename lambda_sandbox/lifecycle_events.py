@@ -178,6 +178,18 @@ class SpawnRuntime(Action):
 
 
 @dataclass(frozen=True)
+class ExtensionAccepted(Action):
+    """A registration was accepted. Emitted before anything it triggers (the last
+    external extension's registration spawns the runtime), so that the driver
+    records the registration before the runtime's start."""
+
+    extension_id: str
+    name: str
+    external: bool
+    events: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class InitEnded(Action):
     status: str  # "ok" | "error" | "timeout"
     error_type: Optional[str] = None

@@ -253,6 +253,25 @@ def test_external_extension_that_exits_on_shutdown_ends_it_early(ric_python, wor
     assert_all_gone(sb.pids())
 
 
+def test_the_event_log_records_a_registration_before_the_runtime_it_starts(ric_python, workdir):
+    # The last external extension's registration spawns the runtime in the same
+    # step: its extension.register must still come first.
+    with sandbox(ric_python, workdir, extensions_dir=EXTENSIONS) as sb:
+        assert sb.invoke({}).status == 200
+        assert sb.stop() == 0
+        events = sb.events()
+    order = [
+        (e["kind"], e["name"])
+        for e in events
+        if e["kind"] in ("process.start", "extension.register")
+    ]
+    assert order == [
+        ("process.start", "fixture-external"),
+        ("extension.register", "fixture-external"),
+        ("process.start", "runtime"),
+    ]
+
+
 def test_idle_timeout_reaps_by_the_rules_and_the_sandbox_keeps_serving(ric_python, workdir):
     env = {"AWS_LAMBDA_FUNCTION_IDLETIMEOUT": "0.5", "FIXTURE_EXTENSION": "internal"}
     with sandbox(ric_python, workdir, env) as sb:

@@ -178,6 +178,35 @@ def test_init_waits_for_external_registration_before_starting_runtime():
     assert only(env.send(lc.ExtensionRegistered("id", "ext", ("INVOKE",))), lc.SpawnRuntime)
 
 
+def test_an_accepted_registration_is_an_action_before_the_runtime_spawn_it_triggers():
+    # The driver logs extension.register when it executes ExtensionAccepted and
+    # process.start when it executes SpawnRuntime: this order is the log's order.
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.ProcessStarted("a"))
+    env.send(lc.ProcessStarted("b"))
+    env.send(lc.ExtensionsSpawned(("a", "b")))
+    first = env.send(lc.ExtensionRegistered("id-a", "a", ("INVOKE",)))
+    assert first == [lc.ExtensionAccepted("id-a", "a", True, ("INVOKE",))]
+    last = env.send(lc.ExtensionRegistered("id-b", "b", ("INVOKE", "SHUTDOWN")))
+    assert last == [
+        lc.ExtensionAccepted("id-b", "b", True, ("INVOKE", "SHUTDOWN")),
+        lc.SpawnRuntime(),
+    ]
+    env.send(lc.ProcessStarted(lc.RUNTIME))
+    internal = env.send(lc.ExtensionRegistered("id-c", "c", ()))
+    assert internal == [lc.ExtensionAccepted("id-c", "c", False, ())]
+
+
+def test_a_refused_registration_emits_nothing():
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.ExtensionsSpawned(()))
+    with pytest.raises(lc.Refused):
+        env.send(lc.ExtensionRegistered("x", "internal", ("SHUTDOWN",)))
+    assert not only(env.log, lc.ExtensionAccepted)
+
+
 def test_init_completes_only_when_runtime_and_every_extension_called_next():
     env = Env()
     env.send(lc.InvokeRequested("r0"))
