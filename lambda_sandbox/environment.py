@@ -34,12 +34,16 @@ from lambda_sandbox.answers import answer_for, oversized_response_body
 from lambda_sandbox.child_env import child_environment, log_stream_name
 from lambda_sandbox.config import Config
 from lambda_sandbox.console import (
+    RUNTIME_VERSION,
     Console,
     end_line,
     extension_launch_error_line,
+    extension_ready_line,
     init_report_line,
+    init_start_line,
     iso_timestamp,
     report_line,
+    runtime_version_arn,
     start_line,
     timed_out_message,
 )
@@ -241,6 +245,11 @@ class ExecutionEnvironment:
         if action.new is lc.Phase.INIT:
             self._init_started = time.monotonic()
             self._init_duration_ms = None
+            self._say(
+                init_start_line(
+                    RUNTIME_VERSION, runtime_version_arn(self.config.region, RUNTIME_VERSION)
+                )
+            )
             self._log(Kind.INIT_START)
 
     def _do_spawn_extensions(self, action: lc.SpawnExtensions, followups: List[lc.Event]) -> None:
@@ -297,6 +306,8 @@ class ExecutionEnvironment:
             "status": action.status,
             "duration_ms": round(self._init_duration_ms, 3),
         }
+        for name, events in action.ready_extensions:
+            self._say(extension_ready_line(name, events))
         if action.error_type:
             fields["error_type"] = action.error_type
             self.console.line(

@@ -401,6 +401,9 @@ class Lifecycle:
             self._runtime_spawned = True
             self._emit(SpawnRuntime())
 
+    def _ready_extensions(self) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+        return tuple((e.name, e.events) for e in self.extensions.values() if e.at_next)
+
     def _everyone_at_next(self) -> bool:
         return self._runtime_at_next and all(e.at_next for e in self.extensions.values())
 
@@ -408,7 +411,7 @@ class Lifecycle:
         if self._awaiting_registration or not self._everyone_at_next():
             return
         self._cancel_timer("init")
-        self._emit(InitEnded("ok"))
+        self._emit(InitEnded("ok", ready_extensions=self._ready_extensions()))
         self._enter(Phase.READY, "init complete")
         self._dispatch()
 
@@ -416,7 +419,7 @@ class Lifecycle:
         self, status: str, error_type: str, answer_kind: str, message: Optional[str]
     ) -> None:
         self._cancel_timer("init")
-        self._emit(InitEnded(status, error_type))
+        self._emit(InitEnded(status, error_type, self._ready_extensions()))
         # The invocation that caused this init gets its error; any others wait
         # for a fresh init, as each would on Lambda.
         if self.pending:

@@ -193,6 +193,9 @@ class ExtensionAccepted(Action):
 class InitEnded(Action):
     status: str  # "ok" | "error" | "timeout"
     error_type: Optional[str] = None
+    # (name, events) of each extension that registered and called next, in
+    # registration order: Lambda writes an EXTENSION line for each.
+    ready_extensions: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ sandbox's own event log.
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -270,6 +271,31 @@ def test_the_event_log_records_a_registration_before_the_runtime_it_starts(ric_p
         ("extension.register", "fixture-external"),
         ("process.start", "runtime"),
     ]
+
+
+def test_console_has_init_start_and_a_line_per_ready_extension(ric_python, workdir):
+    env = {"FIXTURE_EXTENSION": "internal"}
+    with sandbox(ric_python, workdir, env, extensions_dir=EXTENSIONS) as sb:
+        assert sb.invoke({}).status == 200
+        assert sb.invoke({}).status == 200
+        assert sb.stop() == 0
+    lines = sb.console().splitlines()
+    platform = [
+        line for line in lines if line.startswith(("INIT_START", "EXTENSION", "START", "END"))
+    ]
+    assert re.fullmatch(
+        r"INIT_START Runtime Version: lambda-sandbox:\S+\t"
+        r"Runtime Version ARN: arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}",
+        platform[0],
+    ), platform[0]
+    assert platform[1:4] == [
+        "EXTENSION\tName: fixture-external\tState: Ready\tEvents: [INVOKE, SHUTDOWN]",
+        "EXTENSION\tName: fixture-internal\tState: Ready\tEvents: []",
+        platform[3],
+    ]
+    assert platform[3].startswith("START RequestId: ")
+    assert sum(line.startswith("INIT_START") for line in lines) == 1, "one init, two invokes"
+    assert sum(line.startswith("EXTENSION") for line in lines) == 2
 
 
 def test_idle_timeout_reaps_by_the_rules_and_the_sandbox_keeps_serving(ric_python, workdir):

@@ -216,9 +216,41 @@ def test_init_completes_only_when_runtime_and_every_extension_called_next():
     assert not only(env.send(lc.RuntimeNext()), lc.InitEnded)
     assert env.machine.phase is Phase.INIT
     actions = env.send(lc.ExtensionNext("int"))
-    assert only(actions, lc.InitEnded) == [lc.InitEnded("ok")]
+    assert only(actions, lc.InitEnded) == [lc.InitEnded("ok", None, (("internal", ()),))]
     assert only(actions, lc.DeliverInvoke)[0].deadline_ms == T0 + 3000
     assert env.machine.phase is Phase.INVOKE
+
+
+def test_init_end_names_the_ready_extensions_in_registration_order():
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.ProcessStarted("ext"))
+    env.send(lc.ExtensionsSpawned(("ext",)))
+    env.send(lc.ExtensionRegistered("id-ext", "ext", ("SHUTDOWN", "INVOKE")))
+    env.send(lc.ProcessStarted(lc.RUNTIME))
+    env.send(lc.ExtensionRegistered("id-int", "int", ()))
+    env.send(lc.ExtensionNext("id-int"))
+    env.send(lc.ExtensionNext("id-ext"))
+    actions = env.send(lc.RuntimeNext())
+    assert only(actions, lc.InitEnded)[0].ready_extensions == (
+        ("ext", ("SHUTDOWN", "INVOKE")),
+        ("int", ()),
+    )
+
+
+def test_a_failed_init_names_only_the_extensions_that_called_next():
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.ProcessStarted("ext"))
+    env.send(lc.ExtensionsSpawned(("ext",)))
+    env.send(lc.ExtensionRegistered("id-ext", "ext", ("INVOKE",)))
+    env.send(lc.ProcessStarted(lc.RUNTIME))
+    env.send(lc.ExtensionRegistered("id-int", "int", ()))
+    env.send(lc.ExtensionNext("id-ext"))
+    actions = env.send(lc.InitErrorReported(lc.RUNTIME, "Runtime.ImportModuleError"))
+    assert only(actions, lc.InitEnded) == [
+        lc.InitEnded("error", "Runtime.ImportModuleError", (("ext", ("INVOKE",)),))
+    ]
 
 
 def test_internal_extension_may_not_subscribe_to_shutdown():
