@@ -151,6 +151,7 @@ class ExecutionEnvironment:
 
     def runtime_next(self) -> Optional[RuntimeDelivery]:
         with self._lock:
+            self._drain_runtime_output()
             box = self._runtime_box
             self._post(lc.RuntimeNext())
         item = box.get()
@@ -160,6 +161,7 @@ class ExecutionEnvironment:
         self, request_id: str, body: bytes, oversized: Optional[int] = None
     ) -> None:
         with self._lock:
+            self._drain_runtime_output()
             invocation = self._invocations.get(request_id)
             if oversized is None:
                 if invocation is not None:
@@ -173,6 +175,7 @@ class ExecutionEnvironment:
 
     def runtime_error(self, request_id: str, body: bytes, error_type: Optional[str]) -> None:
         with self._lock:
+            self._drain_runtime_output()
             invocation = self._invocations.get(request_id)
             if invocation is not None:
                 invocation.runtime_body = body
@@ -469,6 +472,15 @@ class ExecutionEnvironment:
         return child_environment(
             self.config, os.environ, self.runtime_api_address, self.runtime_cmd, stream
         )
+
+    def _drain_runtime_output(self) -> None:
+        """Hand on what the runtime printed before its request (a response, an error,
+        next): it is in the runtime's pipes by now, and belongs to the invocation's
+        log (Tail) before END, however busy the output pumps are. Lock held; the
+        pumps hand lines to ``on_output``, which takes no lock of ours."""
+        child = self._processes.get(lc.RUNTIME)
+        if child is not None:
+            self._supervisor.drain(child)
 
     def _log(self, kind: str, **fields: Any) -> None:
         self.event_log.write(kind, env=self.index, **fields)

@@ -7,6 +7,7 @@ sandbox's own event log.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
@@ -86,6 +87,23 @@ def test_init_and_invoke_on_both_function_names(ric_python, workdir):
     assert len(reports) == 2
     assert "Init Duration:" in reports[0] and "Init Duration:" not in reports[1]
     assert console.count("START RequestId:") == 2 and console.count("END RequestId:") == 2
+
+
+def test_tail_log_has_every_line_printed_before_the_response(ric_python, workdir):
+    # The handler prints (and flushes) 100 lines and returns at once: each is in
+    # the runtime's pipe before its response, so each must be in the Tail log,
+    # every time, however far behind the sandbox's output pump is.
+    lines = 100
+    with sandbox(ric_python, workdir) as sb:
+        for attempt in range(30):
+            reply = sb.invoke({"lines": lines}, headers={"X-Amz-Log-Type": "Tail"})
+            assert reply.status == 200
+            tail = base64.b64decode(reply.headers["X-Amz-Log-Result"]).decode().splitlines()
+            printed = [line for line in tail if line.startswith("[fixture] line ")]
+            assert printed == [f"[fixture] line {n}" for n in range(lines)], (attempt, tail)
+            assert tail[-2].startswith("END RequestId: ")
+            assert tail[-1].startswith("REPORT RequestId: ")
+        assert sb.stop() == 0
 
 
 def test_unknown_function_name_is_404_in_lambdas_format(ric_python, workdir):
