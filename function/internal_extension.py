@@ -3,8 +3,9 @@
 Registering one, even with ``{"events": []}``, is what makes Lambda send SIGTERM
 to the runtime at shutdown (and grants it 500 ms before SIGKILL); with no
 extension registered the runtime is SIGKILLed at once. Internal extensions may
-not subscribe to SHUTDOWN: Lambda refuses that with 403
-``ShutdownEventNotSupportedForInternalExtension``.
+not subscribe to SHUTDOWN: Lambda refuses that with 403, errorType
+``Extension.InvalidEventType`` and an errorMessage that starts with
+``ShutdownEventNotSupportedForInternalExtension: ``.
 
 ``register()`` must run during init, before the runtime asks for its first
 invocation: it registers synchronously, then leaves a daemon thread waiting on
@@ -40,7 +41,8 @@ def _runtime_api() -> str:
 
 
 def _describe_error(status: int, reason: str, body: bytes) -> str:
-    """``403 ShutdownEventNotSupportedForInternalExtension: ...`` from an error reply."""
+    """``403 Extension.InvalidEventType: ShutdownEventNotSupportedForInternalExtension: ...``
+    from an error reply."""
     try:
         payload = json.loads(body.decode("utf-8"))
     except ValueError:

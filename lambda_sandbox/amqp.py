@@ -74,9 +74,9 @@ from lambda_sandbox.invocations import (
     Invocation,
     InvokeResult,
     new_request_id,
+    new_trace_id,
     service_error,
 )
-from lambda_sandbox.invoke_api import trace_id
 
 log = logging.getLogger("lambda_sandbox.amqp")
 
@@ -258,7 +258,7 @@ class AmqpConsumer:
             request_id=new_request_id(),
             payload=decision.payload,
             client_context=decision.client_context,
-            trace_id=decision.trace_id or trace_id(),
+            trace_id=decision.trace_id or new_trace_id(),
         )
         self._event_log.write(
             Kind.AMQP_INVOKE,

@@ -11,6 +11,46 @@ LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
 SHUTDOWN_MODELS = ("docs", "emulator")  # lifecycle_events.ShutdownModel
 SWITCH = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}
 
+# The sandbox's own settings: read by the sandbox (here, and AMQP_* in
+# amqp_protocol.py), never seen by the function (child_env.py strips them, and
+# every other LAMBDA_SANDBOX_* variable). The variables config.py reads that
+# Lambda itself defines for the function (AWS_LAMBDA_FUNCTION_NAME, _VERSION,
+# _MEMORY_SIZE, LAMBDA_TASK_ROOT, AWS_REGION, AWS_DEFAULT_REGION) are not here:
+# the function gets Lambda's value of each (LAMBDA_VARIABLES).
+# tests/unit/test_sandbox_child_env.py checks that every variable the sandbox
+# reads is in exactly one of the two lists.
+SANDBOX_PREFIX = "LAMBDA_SANDBOX_"
+SANDBOX_VARIABLES = (
+    "AWS_LAMBDA_FUNCTION_TIMEOUT",
+    "AWS_LAMBDA_FUNCTION_IDLETIMEOUT",
+    "INVOKE_API_HOST",
+    "INVOKE_API_PORT",
+    "RUNTIME_API_HOST",
+    "RUNTIME_API_PORT",
+    "LAMBDA_EXTENSIONS_DIR",
+    "LOG_LEVEL",
+    "MAX_CONCURRENCY",
+    "AMQP_URI",
+    "AMQP_USERNAME",
+    "AMQP_PASSWORD",
+    "LAMBDA_SANDBOX_EVENT_LOG",
+    "LAMBDA_SANDBOX_INIT_TIMEOUT",
+    "LAMBDA_SANDBOX_QUEUE_LIMIT",
+    "LAMBDA_SANDBOX_CLIENT_TIMEOUT",
+)
+LAMBDA_VARIABLES = (
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "LAMBDA_TASK_ROOT",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
+
+
+def is_sandbox_variable(name: str) -> bool:
+    return name in SANDBOX_VARIABLES or name.startswith(SANDBOX_PREFIX)
+
 
 class ConfigError(ValueError):
     """A bad configuration value; the message names the variable."""

@@ -2,17 +2,25 @@
 
 ``Console`` writes lines from many threads; each line whole, under a lock,
 flushed at once. The functions below format the lines the platform itself
-writes (START, END, REPORT, INIT_REPORT, a timeout, an extension that could
-not start), exactly as Lambda spells them; they are pure.
+writes (INIT_START, EXTENSION, START, END, REPORT, INIT_REPORT, a timeout, an
+extension that could not start), exactly as Lambda spells them; they are pure.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sys
 import threading
 import time
-from typing import IO, Optional
+from typing import IO, Optional, Sequence
+
+from lambda_sandbox import __version__
+
+# What INIT_START names as the runtime version. Lambda names its managed
+# runtime's build (``python:3.12.v41``); here the runtime is whatever command
+# the sandbox was given, so the version named is the sandbox's own.
+RUNTIME_VERSION = "lambda-sandbox:" + __version__
 
 
 class Console:
@@ -34,6 +42,36 @@ def iso_timestamp(epoch_s: float) -> str:
     """``2024-01-02T03:04:05.678Z``: UTC, milliseconds, as in Lambda's timeout message."""
     whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s))
     return whole + f".{int(epoch_s * 1000) % 1000:03d}Z"
+
+
+def runtime_version_arn(region: str, runtime_version: str) -> str:
+    """``arn:aws:lambda:REGION::runtime:<64 hex digits>``, Lambda's shape; the digits
+    are the SHA-256 of the version, so one version has one ARN."""
+    digest = hashlib.sha256(runtime_version.encode("utf-8")).hexdigest()
+    return f"arn:aws:lambda:{region}::runtime:{digest}"
+
+
+def init_start_line(runtime_version: str, runtime_version_arn: str) -> str:
+    """The first line of every init. Lambda's docs ("Identifying Lambda runtime version
+    changes") show ``INIT_START Runtime Version: python:3.13.v14    Runtime Version ARN:
+    arn:aws:lambda:eu-south-1::runtime:7b62...``; CloudWatch logs quoted in public
+    repositories show a tab between the two fields (``python:3.9.v18\tRuntime Version ARN``).
+    """
+    return (
+        f"INIT_START Runtime Version: {runtime_version}\tRuntime Version ARN: {runtime_version_arn}"
+    )
+
+
+def extension_ready_line(name: str, events: Sequence[str]) -> str:
+    """One line per extension ready at the end of init (it registered and called next).
+
+    As CloudWatch shows it (logs quoted in public repositories and issues):
+    ``EXTENSION\tName: AppConfigAgent\tState: Ready\tEvents: [INVOKE, SHUTDOWN]``,
+    ``EXTENSION\tName: lambda-adapter\tState: Ready\tEvents: []``; the events in the
+    order the extension registered them (``[SHUTDOWN, INVOKE]`` is seen too). Lambda
+    writes it after a failed init as well, before INIT_REPORT.
+    """
+    return "EXTENSION\tName: {}\tState: Ready\tEvents: [{}]".format(name, ", ".join(events))
 
 
 def start_line(request_id: str, function_version: str) -> str:

@@ -34,12 +34,16 @@ from lambda_sandbox.answers import answer_for, oversized_response_body
 from lambda_sandbox.child_env import child_environment, log_stream_name
 from lambda_sandbox.config import Config
 from lambda_sandbox.console import (
+    RUNTIME_VERSION,
     Console,
     end_line,
     extension_launch_error_line,
+    extension_ready_line,
     init_report_line,
+    init_start_line,
     iso_timestamp,
     report_line,
+    runtime_version_arn,
     start_line,
     timed_out_message,
 )
@@ -149,6 +153,7 @@ class ExecutionEnvironment:
 
     def runtime_next(self) -> Optional[RuntimeDelivery]:
         with self._lock:
+            self._drain_runtime_output()
             box = self._runtime_box
             self._post(lc.RuntimeNext())
         item = box.get()
@@ -158,6 +163,7 @@ class ExecutionEnvironment:
         self, request_id: str, body: bytes, oversized: Optional[int] = None
     ) -> None:
         with self._lock:
+            self._drain_runtime_output()
             invocation = self._invocations.get(request_id)
             if oversized is None:
                 if invocation is not None:
@@ -171,6 +177,7 @@ class ExecutionEnvironment:
 
     def runtime_error(self, request_id: str, body: bytes, error_type: Optional[str]) -> None:
         with self._lock:
+            self._drain_runtime_output()
             invocation = self._invocations.get(request_id)
             if invocation is not None:
                 invocation.runtime_body = body
@@ -201,14 +208,6 @@ class ExecutionEnvironment:
                     error_type=refused.error_type,
                 )
                 raise
-            ext = self._machine.extensions[extension_id]
-            self._log(
-                Kind.EXTENSION_REGISTER,
-                name=name,
-                id=extension_id,
-                type="external" if ext.external else "internal",
-                events=list(events),
-            )
         return extension_id
 
     def extension_next(self, extension_id: str) -> Optional[Dict[str, Any]]:
@@ -251,6 +250,11 @@ class ExecutionEnvironment:
         if action.new is lc.Phase.INIT:
             self._init_started = time.monotonic()
             self._init_duration_ms = None
+            self._say(
+                init_start_line(
+                    RUNTIME_VERSION, runtime_version_arn(self.config.region, RUNTIME_VERSION)
+                )
+            )
             self._log(Kind.INIT_START)
 
     def _do_spawn_extensions(self, action: lc.SpawnExtensions, followups: List[lc.Event]) -> None:
@@ -269,6 +273,17 @@ class ExecutionEnvironment:
             followups.append(lc.ProcessStarted(name))
             names.append(name)
         followups.append(lc.ExtensionsSpawned(tuple(names)))
+
+    def _do_extension_accepted(
+        self, action: lc.ExtensionAccepted, followups: List[lc.Event]
+    ) -> None:
+        self._log(
+            Kind.EXTENSION_REGISTER,
+            name=action.name,
+            id=action.extension_id,
+            type="external" if action.external else "internal",
+            events=list(action.events),
+        )
 
     def _do_spawn_runtime(self, action: lc.SpawnRuntime, followups: List[lc.Event]) -> None:
         try:
@@ -296,6 +311,8 @@ class ExecutionEnvironment:
             "status": action.status,
             "duration_ms": round(self._init_duration_ms, 3),
         }
+        for name, events in action.ready_extensions:
+            self._say(extension_ready_line(name, events))
         if action.error_type:
             fields["error_type"] = action.error_type
             self.console.line(
@@ -473,6 +490,15 @@ class ExecutionEnvironment:
             self.config, os.environ, self.runtime_api_address, self.runtime_cmd, stream
         )
 
+    def _drain_runtime_output(self) -> None:
+        """Hand on what the runtime printed before its request (a response, an error,
+        next): it is in the runtime's pipes by now, and belongs to the invocation's
+        log (Tail) before END, however busy the output pumps are. Lock held; the
+        pumps hand lines to ``on_output``, which takes no lock of ours."""
+        child = self._processes.get(lc.RUNTIME)
+        if child is not None:
+            self._supervisor.drain(child)
+
     def _log(self, kind: str, **fields: Any) -> None:
         self.event_log.write(kind, env=self.index, **fields)
 
@@ -541,6 +567,7 @@ def _table(*entries: Tuple[Type[lc.Action], _Executor]) -> Dict[Type[lc.Action],
 EXECUTORS = _table(
     _do(lc.PhaseChanged, ExecutionEnvironment._do_phase_changed),
     _do(lc.SpawnExtensions, ExecutionEnvironment._do_spawn_extensions),
+    _do(lc.ExtensionAccepted, ExecutionEnvironment._do_extension_accepted),
     _do(lc.SpawnRuntime, ExecutionEnvironment._do_spawn_runtime),
     _do(lc.InitEnded, ExecutionEnvironment._do_init_ended),
     _do(lc.DeliverInvoke, ExecutionEnvironment._do_deliver_invoke),

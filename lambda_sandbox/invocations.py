@@ -4,6 +4,7 @@ execution environment pass them between each other."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -11,6 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit, both ways
+
+
+def trace_id(epoch_s: float, root_hex: str, parent_hex: str) -> str:
+    """An X-Ray trace header as Lambda passes it (``Lambda-Runtime-Trace-Id``):
+    ``Root=1-<epoch seconds, 8 hex>-<24 hex>;Parent=<16 hex>;Sampled=0``. Pure."""
+    return f"Root=1-{int(epoch_s) & 0xFFFFFFFF:08x}-{root_hex};Parent={parent_hex};Sampled=0"
+
+
+def new_trace_id() -> str:
+    """A fresh trace header, for an invocation whose invoker gave none."""
+    return trace_id(time.time(), os.urandom(12).hex(), os.urandom(8).hex())
 
 
 @dataclass(frozen=True)
@@ -26,7 +38,9 @@ class Invocation:
     payload: bytes
     client_context: Optional[str] = None
     cognito_identity: Optional[str] = None
-    trace_id: str = ""
+    # Every invocation has one (the runtime gets it as Lambda-Runtime-Trace-Id,
+    # and awslambdaric sets _X_AMZN_TRACE_ID from it); an invoker's own wins.
+    trace_id: str = field(default_factory=new_trace_id)
     done: threading.Event = field(default_factory=threading.Event)
     result: Optional[InvokeResult] = None
     runtime_body: bytes = b""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import re
 from typing import TYPE_CHECKING, List, Optional
 from urllib.parse import unquote
@@ -18,6 +17,7 @@ from lambda_sandbox.invocations import (
     Invocation,
     InvokeResult,
     new_request_id,
+    new_trace_id,
     service_error,
 )
 
@@ -32,10 +32,6 @@ TAIL_WAIT_S = 2.0
 # Media types that cannot carry a JSON document. Anything else (none at all,
 # application/json, curl's form default, octet-stream from SDKs) is parsed.
 NON_JSON_MEDIA_TYPES = ("multipart/", "image/", "audio/", "video/", "font/")
-
-
-def trace_id() -> str:
-    return f"Root=1-{os.urandom(4).hex()}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0"
 
 
 def function_name_matches(requested: str, configured: str) -> bool:
@@ -141,7 +137,8 @@ class InvokeApiHandler(Handler):
             request_id=new_request_id(),
             payload=payload,
             client_context=client_context,
-            trace_id=trace_id(),
+            # A caller that traces passes its header on, as through Lambda.
+            trace_id=self.headers.get("X-Amzn-Trace-Id", "").strip() or new_trace_id(),
         )
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", {"X-Amzn-RequestId": invocation.request_id})

@@ -38,6 +38,7 @@ from lambda_sandbox.lifecycle_events import (
     Event,
     Exit,
     ExitErrorReported,
+    ExtensionAccepted,
     ExtensionNext,
     ExtensionRegistered,
     ExtensionsSpawned,
@@ -230,10 +231,13 @@ class Lifecycle:
         # extensions directory; any other registrant lives inside the runtime.
         external = event.name in self._awaiting_registration
         if not external and EVENT_SHUTDOWN in event.events:
+            # AWS's emulator: errorType Extension.InvalidEventType, the reason
+            # (its errEventNotSupportedForInternalAgent) first in the message.
             raise Refused(
                 403,
-                "ShutdownEventNotSupportedForInternalExtension",
-                "internal extensions cannot subscribe to SHUTDOWN",
+                "Extension.InvalidEventType",
+                "ShutdownEventNotSupportedForInternalExtension: internal extension "
+                f"{event.name!r} cannot subscribe to SHUTDOWN",
             )
         self.extensions[event.extension_id] = Extension(
             extension_id=event.extension_id,
@@ -241,6 +245,7 @@ class Lifecycle:
             external=external,
             events=tuple(event.events),
         )
+        self._emit(ExtensionAccepted(event.extension_id, event.name, external, tuple(event.events)))
         self._awaiting_registration.discard(event.name)
         self._maybe_spawn_runtime()
 
@@ -427,6 +432,9 @@ class Lifecycle:
             self._runtime_spawned = True
             self._emit(SpawnRuntime())
 
+    def _ready_extensions(self) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+        return tuple((e.name, e.events) for e in self.extensions.values() if e.at_next)
+
     def _everyone_at_next(self) -> bool:
         return self._runtime_at_next and all(e.at_next for e in self.extensions.values())
 
@@ -434,7 +442,7 @@ class Lifecycle:
         if self._awaiting_registration or not self._everyone_at_next():
             return
         self._cancel_timer("init")
-        self._emit(InitEnded("ok"))
+        self._emit(InitEnded("ok", ready_extensions=self._ready_extensions()))
         self._enter(Phase.READY, "init complete")
         self._dispatch()
 
@@ -442,7 +450,7 @@ class Lifecycle:
         self, status: str, error_type: str, answer_kind: str, message: Optional[str]
     ) -> None:
         self._cancel_timer("init")
-        self._emit(InitEnded(status, error_type))
+        self._emit(InitEnded(status, error_type, self._ready_extensions()))
         # The invocation that caused this init gets its error; any others wait
         # for a fresh init, as each would on Lambda.
         if self.pending:
@@ -672,6 +680,7 @@ __all__ = [
     "Exit",
     "ExitErrorReported",
     "Extension",
+    "ExtensionAccepted",
     "ExtensionNext",
     "ExtensionRegistered",
     "ExtensionsSpawned",

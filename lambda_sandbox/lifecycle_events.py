@@ -215,9 +215,24 @@ class SpawnRuntime(Action):
 
 
 @dataclass(frozen=True)
+class ExtensionAccepted(Action):
+    """A registration was accepted. Emitted before anything it triggers (the last
+    external extension's registration spawns the runtime), so that the driver
+    records the registration before the runtime's start."""
+
+    extension_id: str
+    name: str
+    external: bool
+    events: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class InitEnded(Action):
     status: str  # "ok" | "error" | "timeout"
     error_type: Optional[str] = None
+    # (name, events) of each extension that registered and called next, in
+    # registration order: Lambda writes an EXTENSION line for each.
+    ready_extensions: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

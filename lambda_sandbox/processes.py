@@ -4,17 +4,22 @@ Each runtime or extension process starts in its own session, so its process
 group id is its pid and a signal reaches everything it started. One reaper
 thread collects every child with ``waitpid(-1)``: inside a container the
 sandbox is PID 1 and orphans are reparented to it, so it must reap those too.
-Output is pumped line by line by one thread per stream.
+Output is pumped line by line by one thread per stream; ``Supervisor.drain``
+is the barrier that hands on everything a process wrote up to now.
 """
 
 from __future__ import annotations
 
+import array
 import errno
+import fcntl
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
+import termios
 import threading
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
@@ -35,6 +40,7 @@ class Child:
     argv: List[str]
     owner: Any = None  # whoever spawned it (an execution environment)
     pumps: List[threading.Thread] = field(default_factory=list)
+    outputs: List["OutputPump"] = field(default_factory=list)
 
 
 def signal_name(signum: int) -> str:
@@ -68,6 +74,96 @@ def become_subreaper() -> bool:
         return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
+
+
+READ_BYTES = 65536
+
+
+def pending_bytes(fd: int) -> Optional[int]:
+    """How many bytes wait in a pipe (FIONREAD); None where the ioctl is unsupported."""
+    count = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, count, True)
+    except OSError:
+        return None
+    return count[0]
+
+
+class OutputPump:
+    """One stream of a child: read its pipe, hand on each complete line.
+
+    The pump thread (``run``) waits for data and reads one chunk at a time.
+    ``drain`` reads, on the caller's thread, whatever sits in the pipe now.
+    Both read under one lock and hand lines on before releasing it, so lines
+    keep their order and none is handed on twice. It is a barrier: when the
+    process has written a line and then done something the caller learned of
+    (posted its response over HTTP), the line is in the pipe, so after
+    ``drain`` it has been handed on, however late the pump thread would have
+    got to it.
+    """
+
+    def __init__(self, stream: IO[bytes], on_line: Callable[[str], None]) -> None:
+        self._stream = stream
+        self._fd = stream.fileno()
+        self._on_line = on_line
+        self._lock = threading.Lock()
+        self._partial = b""
+        self._closed = False
+        os.set_blocking(self._fd, False)
+
+    def run(self) -> None:
+        """Pump until end of file (every writer gone), then close the pipe."""
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        try:
+            while True:
+                poller.poll()  # no timeout: data or end of file wakes it
+                with self._lock:
+                    if self._read(READ_BYTES) is None:
+                        return
+        except (OSError, ValueError) as exc:
+            log.debug("output pump ended: %s", exc)
+        finally:
+            self._close()
+
+    def drain(self) -> None:
+        """Hand on every complete line written to the pipe before this call."""
+        with self._lock:
+            if self._closed:
+                return
+            # Only what is there now: a writer that keeps writing cannot hold
+            # the caller here. Without FIONREAD, read until the pipe is empty.
+            budget = pending_bytes(self._fd)
+            while budget is None or budget > 0:
+                got = self._read(READ_BYTES if budget is None else min(budget, READ_BYTES))
+                if not got:
+                    return  # empty (0) or end of file (None): the pump thread closes
+                if budget is not None:
+                    budget -= got
+
+    def _read(self, size: int) -> Optional[int]:
+        """One read: bytes read, 0 if the pipe was empty, None at end of file. Lock held."""
+        try:
+            chunk = os.read(self._fd, size)
+        except BlockingIOError:
+            return 0
+        if not chunk:
+            if self._partial:  # a last line without its newline, as readline gives it
+                self._emit(self._partial)
+                self._partial = b""
+            return None
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        for raw in lines:
+            self._emit(raw)
+        return len(chunk)
+
+    def _emit(self, raw: bytes) -> None:
+        self._on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+
+    def _close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._stream.close()
 
 
 class Supervisor:
@@ -110,12 +206,11 @@ class Supervisor:
             child = Child(role=role, name=name, pid=proc.pid, argv=list(argv), owner=owner)
             for stream_name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
                 assert stream is not None
+                output = OutputPump(stream, self._line_handler(child, stream_name))
                 pump = threading.Thread(
-                    target=self._pump,
-                    args=(child, stream_name, stream),
-                    name=f"pump-{name}-{stream_name}",
-                    daemon=True,
+                    target=output.run, name=f"pump-{name}-{stream_name}", daemon=True
                 )
+                child.outputs.append(output)
                 child.pumps.append(pump)
                 pump.start()
             self._children[proc.pid] = child
@@ -136,15 +231,16 @@ class Supervisor:
         with self._lock:
             return list(self._children.values())
 
-    def _pump(self, child: Child, stream_name: str, stream: IO[bytes]) -> None:
-        try:
-            for raw in iter(stream.readline, b""):
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                self._on_output(child, stream_name, line)
-        except (OSError, ValueError) as exc:
-            log.debug("output pump for %s ended: %s", child.name, exc)
-        finally:
-            stream.close()
+    def drain(self, child: Child) -> None:
+        """Hand on every line ``child`` wrote to stdout and stderr before this call."""
+        for output in child.outputs:
+            output.drain()
+
+    def _line_handler(self, child: Child, stream_name: str) -> Callable[[str], None]:
+        def on_line(line: str) -> None:
+            self._on_output(child, stream_name, line)
+
+        return on_line
 
     def _reap_forever(self) -> None:
         while True:

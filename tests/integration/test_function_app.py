@@ -107,7 +107,10 @@ def test_internal_extension_refused_for_shutdown_fails_init() -> None:
         )
         with ChildProcess([python_for("3.12"), "-c", "import app"], env) as child:
             assert child.wait_exit(timeout=20) == 1
-            assert "403 ShutdownEventNotSupportedForInternalExtension" in child.output()
+            assert (
+                "403 Extension.InvalidEventType: ShutdownEventNotSupportedForInternalExtension: "
+                in child.output()
+            )
 
 
 @pytest.mark.integration

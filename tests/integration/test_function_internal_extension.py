@@ -37,7 +37,9 @@ def test_shutdown_subscription_refusal_is_reported_with_status_and_type() -> Non
     with FakeLambdaApi() as api, pytest.raises(module.ExtensionError) as refused:
         module.register_only(api.address, "lab-internal-extension", ["SHUTDOWN"])
     message = str(refused.value)
-    assert "403 ShutdownEventNotSupportedForInternalExtension" in message
+    assert (
+        "403 Extension.InvalidEventType: ShutdownEventNotSupportedForInternalExtension: " in message
+    )
     assert "'lab-internal-extension'" in message and "SHUTDOWN" in message
 
 

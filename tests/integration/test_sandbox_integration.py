@@ -7,7 +7,9 @@ sandbox's own event log.
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -87,6 +89,23 @@ def test_init_and_invoke_on_both_function_names(ric_python, workdir):
     assert console.count("START RequestId:") == 2 and console.count("END RequestId:") == 2
 
 
+def test_tail_log_has_every_line_printed_before_the_response(ric_python, workdir):
+    # The handler prints (and flushes) 100 lines and returns at once: each is in
+    # the runtime's pipe before its response, so each must be in the Tail log,
+    # every time, however far behind the sandbox's output pump is.
+    lines = 100
+    with sandbox(ric_python, workdir) as sb:
+        for attempt in range(30):
+            reply = sb.invoke({"lines": lines}, headers={"X-Amz-Log-Type": "Tail"})
+            assert reply.status == 200
+            tail = base64.b64decode(reply.headers["X-Amz-Log-Result"]).decode().splitlines()
+            printed = [line for line in tail if line.startswith("[fixture] line ")]
+            assert printed == [f"[fixture] line {n}" for n in range(lines)], (attempt, tail)
+            assert tail[-2].startswith("END RequestId: ")
+            assert tail[-1].startswith("REPORT RequestId: ")
+        assert sb.stop() == 0
+
+
 def test_unknown_function_name_is_404_in_lambdas_format(ric_python, workdir):
     with sandbox(ric_python, workdir) as sb:
         reply = sb.invoke({}, function="no-such-function")
@@ -159,8 +178,13 @@ def test_internal_extension_cannot_subscribe_to_shutdown(ric_python, workdir):
         assert sb.invoke({}).status == 200
         assert sb.stop() == 0
     assert (
-        "SHUTDOWN subscription: 403 ShutdownEventNotSupportedForInternalExtension" in sb.console()
+        "SHUTDOWN subscription: 403 Extension.InvalidEventType: "
+        "ShutdownEventNotSupportedForInternalExtension: " in sb.console()
     )
+    refused = sb.of_kind("extension.refused")
+    assert [(e["name"], e["status"], e["error_type"]) for e in refused] == [
+        ("fixture-internal-shutdown", 403, "Extension.InvalidEventType")
+    ]
     registered = sb.of_kind("extension.register")
     assert [(e["name"], e["type"], e["events"]) for e in registered] == [
         ("fixture-internal", "internal", [])
@@ -253,6 +277,50 @@ def test_external_extension_that_exits_on_shutdown_ends_it_early(ric_python, wor
     assert end["killed"] == [] and end["duration_ms"] < 2000
     assert exit_of(events, "fixture-external")["returncode"] == 0
     assert_all_gone(sb.pids())
+
+
+def test_the_event_log_records_a_registration_before_the_runtime_it_starts(ric_python, workdir):
+    # The last external extension's registration spawns the runtime in the same
+    # step: its extension.register must still come first.
+    with sandbox(ric_python, workdir, extensions_dir=EXTENSIONS) as sb:
+        assert sb.invoke({}).status == 200
+        assert sb.stop() == 0
+        events = sb.events()
+    order = [
+        (e["kind"], e["name"])
+        for e in events
+        if e["kind"] in ("process.start", "extension.register")
+    ]
+    assert order == [
+        ("process.start", "fixture-external"),
+        ("extension.register", "fixture-external"),
+        ("process.start", "runtime"),
+    ]
+
+
+def test_console_has_init_start_and_a_line_per_ready_extension(ric_python, workdir):
+    env = {"FIXTURE_EXTENSION": "internal"}
+    with sandbox(ric_python, workdir, env, extensions_dir=EXTENSIONS) as sb:
+        assert sb.invoke({}).status == 200
+        assert sb.invoke({}).status == 200
+        assert sb.stop() == 0
+    lines = sb.console().splitlines()
+    platform = [
+        line for line in lines if line.startswith(("INIT_START", "EXTENSION", "START", "END"))
+    ]
+    assert re.fullmatch(
+        r"INIT_START Runtime Version: lambda-sandbox:\S+\t"
+        r"Runtime Version ARN: arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}",
+        platform[0],
+    ), platform[0]
+    assert platform[1:4] == [
+        "EXTENSION\tName: fixture-external\tState: Ready\tEvents: [INVOKE, SHUTDOWN]",
+        "EXTENSION\tName: fixture-internal\tState: Ready\tEvents: []",
+        platform[3],
+    ]
+    assert platform[3].startswith("START RequestId: ")
+    assert sum(line.startswith("INIT_START") for line in lines) == 1, "one init, two invokes"
+    assert sum(line.startswith("EXTENSION") for line in lines) == 2
 
 
 def test_idle_timeout_reaps_by_the_rules_and_the_sandbox_keeps_serving(ric_python, workdir):

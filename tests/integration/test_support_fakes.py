@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import sys
 
@@ -23,7 +24,9 @@ def test_fake_api_registers_and_refuses_shutdown_for_internal(fake_api: FakeLamb
         )
         response = conn.getresponse()
         assert response.status == 403
-        assert b"ShutdownEventNotSupportedForInternalExtension" in response.read()
+        body = json.loads(response.read())
+        assert body["errorType"] == "Extension.InvalidEventType"
+        assert body["errorMessage"].startswith("ShutdownEventNotSupportedForInternalExtension: ")
     finally:
         conn.close()
 

@@ -296,8 +296,10 @@ def _make_handler(state: _State) -> type:
                     self._reply(
                         403,
                         {
-                            "errorType": "ShutdownEventNotSupportedForInternalExtension",
-                            "errorMessage": "internal extensions cannot register for SHUTDOWN",
+                            # As AWS's emulator and the sandbox answer it.
+                            "errorType": "Extension.InvalidEventType",
+                            "errorMessage": "ShutdownEventNotSupportedForInternalExtension: "
+                            "internal extensions cannot register for SHUTDOWN",
                         },
                     )
                 else:

@@ -191,7 +191,7 @@ def test_external_shutdown_events_and_registrations() -> None:
         "extension.refused",
         name="internal",
         status=403,
-        error_type="ShutdownEventNotSupportedForInternalExtension",
+        error_type="Extension.InvalidEventType",
     )
     log.shutdown(5.0, "external", 2000)
     log.add(
@@ -206,7 +206,7 @@ def test_external_shutdown_events_and_registrations() -> None:
     seen = judge(log.lines)
     assert seen.shutdown_events == ("lab-external-extension",)
     assert ("lab-external-extension", "external", ("INVOKE", "SHUTDOWN")) in seen.registrations
-    assert seen.refusals == (("internal", "ShutdownEventNotSupportedForInternalExtension"),)
+    assert seen.refusals == (("internal", "Extension.InvalidEventType"),)
 
 
 def test_broken_and_incomplete_logs_are_problems_not_crashes() -> None:

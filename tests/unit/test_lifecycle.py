@@ -126,6 +126,35 @@ def test_init_waits_for_external_registration_before_starting_runtime():
     assert only(env.send(lc.ExtensionRegistered("id", "ext", ("INVOKE",))), lc.SpawnRuntime)
 
 
+def test_an_accepted_registration_is_an_action_before_the_runtime_spawn_it_triggers():
+    # The driver logs extension.register when it executes ExtensionAccepted and
+    # process.start when it executes SpawnRuntime: this order is the log's order.
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.ProcessStarted("a"))
+    env.send(lc.ProcessStarted("b"))
+    env.send(lc.ExtensionsSpawned(("a", "b")))
+    first = env.send(lc.ExtensionRegistered("id-a", "a", ("INVOKE",)))
+    assert first == [lc.ExtensionAccepted("id-a", "a", True, ("INVOKE",))]
+    last = env.send(lc.ExtensionRegistered("id-b", "b", ("INVOKE", "SHUTDOWN")))
+    assert last == [
+        lc.ExtensionAccepted("id-b", "b", True, ("INVOKE", "SHUTDOWN")),
+        lc.SpawnRuntime(),
+    ]
+    env.send(lc.ProcessStarted(lc.RUNTIME))
+    internal = env.send(lc.ExtensionRegistered("id-c", "c", ()))
+    assert internal == [lc.ExtensionAccepted("id-c", "c", False, ())]
+
+
+def test_a_refused_registration_emits_nothing():
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.ExtensionsSpawned(()))
+    with pytest.raises(lc.Refused):
+        env.send(lc.ExtensionRegistered("x", "internal", ("SHUTDOWN",)))
+    assert not only(env.log, lc.ExtensionAccepted)
+
+
 def test_init_completes_only_when_runtime_and_every_extension_called_next():
     env = Env()
     env.send(lc.InvokeRequested("r0"))
@@ -135,9 +164,41 @@ def test_init_completes_only_when_runtime_and_every_extension_called_next():
     assert not only(env.send(lc.RuntimeNext()), lc.InitEnded)
     assert env.machine.phase is Phase.INIT
     actions = env.send(lc.ExtensionNext("int"))
-    assert only(actions, lc.InitEnded) == [lc.InitEnded("ok")]
+    assert only(actions, lc.InitEnded) == [lc.InitEnded("ok", None, (("internal", ()),))]
     assert only(actions, lc.DeliverInvoke)[0].deadline_ms == T0 + 3000
     assert env.machine.phase is Phase.INVOKE
+
+
+def test_init_end_names_the_ready_extensions_in_registration_order():
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.ProcessStarted("ext"))
+    env.send(lc.ExtensionsSpawned(("ext",)))
+    env.send(lc.ExtensionRegistered("id-ext", "ext", ("SHUTDOWN", "INVOKE")))
+    env.send(lc.ProcessStarted(lc.RUNTIME))
+    env.send(lc.ExtensionRegistered("id-int", "int", ()))
+    env.send(lc.ExtensionNext("id-int"))
+    env.send(lc.ExtensionNext("id-ext"))
+    actions = env.send(lc.RuntimeNext())
+    assert only(actions, lc.InitEnded)[0].ready_extensions == (
+        ("ext", ("SHUTDOWN", "INVOKE")),
+        ("int", ()),
+    )
+
+
+def test_a_failed_init_names_only_the_extensions_that_called_next():
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    env.send(lc.ProcessStarted("ext"))
+    env.send(lc.ExtensionsSpawned(("ext",)))
+    env.send(lc.ExtensionRegistered("id-ext", "ext", ("INVOKE",)))
+    env.send(lc.ProcessStarted(lc.RUNTIME))
+    env.send(lc.ExtensionRegistered("id-int", "int", ()))
+    env.send(lc.ExtensionNext("id-ext"))
+    actions = env.send(lc.InitErrorReported(lc.RUNTIME, "Runtime.ImportModuleError"))
+    assert only(actions, lc.InitEnded) == [
+        lc.InitEnded("error", "Runtime.ImportModuleError", (("ext", ("INVOKE",)),))
+    ]
 
 
 def test_internal_extension_may_not_subscribe_to_shutdown():
@@ -148,7 +209,8 @@ def test_internal_extension_may_not_subscribe_to_shutdown():
     with pytest.raises(lc.Refused) as refused:
         env.send(lc.ExtensionRegistered("x", "internal", ("SHUTDOWN",)))
     assert refused.value.status == 403
-    assert refused.value.error_type == "ShutdownEventNotSupportedForInternalExtension"
+    assert refused.value.error_type == "Extension.InvalidEventType"
+    assert refused.value.message.startswith("ShutdownEventNotSupportedForInternalExtension: ")
     assert env.machine.extensions == {}
 
 

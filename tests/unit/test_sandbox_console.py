@@ -5,13 +5,17 @@ from __future__ import annotations
 import io
 
 from lambda_sandbox.console import (
+    RUNTIME_VERSION,
     Console,
     billed_duration_ms,
     end_line,
     extension_launch_error_line,
+    extension_ready_line,
     init_report_line,
+    init_start_line,
     iso_timestamp,
     report_line,
+    runtime_version_arn,
     start_line,
     timed_out_message,
 )
@@ -74,6 +78,42 @@ def test_init_report_line_of_a_failed_init() -> None:
 def test_extension_launch_error_line() -> None:
     assert extension_launch_error_line("ext", "[Errno 8] Exec format error") == (
         "EXTENSION\tName: ext\tState: LaunchError\t[Errno 8] Exec format error"
+    )
+
+
+def test_init_start_line_names_the_runtime_version_and_its_arn() -> None:
+    arn = "arn:aws:lambda:eu-central-1::runtime:" + "ab" * 32
+    assert init_start_line("python:3.9.v18", arn) == (
+        f"INIT_START Runtime Version: python:3.9.v18\tRuntime Version ARN: {arn}"
+    )
+
+
+def test_runtime_version_arn_has_lambdas_shape_and_is_stable() -> None:
+    arn = runtime_version_arn("eu-west-1", RUNTIME_VERSION)
+    prefix = "arn:aws:lambda:eu-west-1::runtime:"
+    assert arn.startswith(prefix)
+    digits = arn[len(prefix) :]
+    assert len(digits) == 64 and all(c in "0123456789abcdef" for c in digits)
+    assert arn == runtime_version_arn("eu-west-1", RUNTIME_VERSION)
+    assert arn != runtime_version_arn("eu-west-1", "lambda-sandbox:0.0.0")
+
+
+def test_runtime_version_is_the_sandboxs() -> None:
+    assert RUNTIME_VERSION.startswith("lambda-sandbox:")
+
+
+def test_extension_ready_line_lists_the_events_as_registered() -> None:
+    assert extension_ready_line("AppConfigAgent", ["INVOKE", "SHUTDOWN"]) == (
+        "EXTENSION\tName: AppConfigAgent\tState: Ready\tEvents: [INVOKE, SHUTDOWN]"
+    )
+    assert extension_ready_line("agent", ("SHUTDOWN", "INVOKE")).endswith(
+        "\tEvents: [SHUTDOWN, INVOKE]"
+    )
+
+
+def test_extension_ready_line_of_an_extension_with_no_events() -> None:
+    assert extension_ready_line("lambda-adapter", ()) == (
+        "EXTENSION\tName: lambda-adapter\tState: Ready\tEvents: []"
     )
 
 

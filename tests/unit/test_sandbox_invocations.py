@@ -1,0 +1,31 @@
+"""An invocation always carries a trace id, in Lambda's format."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from lambda_sandbox.invocations import Invocation, new_trace_id, trace_id
+
+TRACE_ID = re.compile(r"Root=1-([0-9a-f]{8})-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0")
+
+
+def test_trace_id_puts_the_epoch_seconds_in_hex_after_the_version() -> None:
+    # 1704164645 s after the epoch is 0x65937d25.
+    assert trace_id(1704164645.9, "ab" * 12, "cd" * 8) == (
+        "Root=1-65937d25-" + "ab" * 12 + ";Parent=" + "cd" * 8 + ";Sampled=0"
+    )
+
+
+def test_a_new_trace_id_is_lambdas_format_and_now() -> None:
+    before = int(time.time())
+    match = TRACE_ID.fullmatch(new_trace_id())
+    assert match is not None
+    assert before <= int(match.group(1), 16) <= int(time.time())
+
+
+def test_every_invocation_has_its_own_trace_id_unless_given_one() -> None:
+    first, second = Invocation("r1", b"{}"), Invocation("r2", b"{}")
+    assert TRACE_ID.fullmatch(first.trace_id) and TRACE_ID.fullmatch(second.trace_id)
+    assert first.trace_id != second.trace_id
+    assert Invocation("r3", b"{}", trace_id="Root=1-given").trace_id == "Root=1-given"
