@@ -158,7 +158,7 @@ def test_a_trace_id_is_never_inherited() -> None:
 
 def variables_read_by(module: ModuleType) -> Set[str]:
     """Every environment variable name a module reads: the string literals that are
-    the name argument of env.get(NAME) or of config.py's _number/_port/_host/_count."""
+    the name argument of env.get(NAME) or of any of config.py's readers ``_x(env, NAME, ...)``."""
     assert module.__file__ is not None
     with open(module.__file__, encoding="utf-8") as source:
         tree = ast.parse(source.read())
@@ -169,7 +169,13 @@ def variables_read_by(module: ModuleType) -> Set[str]:
             continue
         func = node.func
         called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if called not in readers:
+        reads_env = (
+            called.startswith("_")
+            and bool(node.args)
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id == "env"
+        )
+        if called not in readers and not reads_env:
             continue
         for arg in node.args[:2]:
             if (
