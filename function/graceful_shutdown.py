@@ -12,8 +12,9 @@ Why a module is needed at all:
 * Lambda sends SIGTERM to the runtime at shutdown **only if at least one
   extension is registered**; with none the runtime is SIGKILLed at once. An
   internal extension (a thread registering with ``{"events": []}``) is enough,
-  and then the runtime gets 500 ms (2,000 ms with an external extension) before
-  SIGKILL. ``extension=True`` registers such an extension.
+  and then the runtime gets 500 ms before SIGKILL (only 300 ms with an external
+  extension, which gets the rest of a 2,000 ms window after the runtime is
+  gone). ``extension=True`` registers such an extension.
 * A Python-level handler (``signal.signal``) runs only on the main thread, when
   the interpreter next executes bytecode. The C-level handler merely sets a flag
   and writes the signal number to the ``signal.set_wakeup_fd`` descriptor.
