@@ -30,6 +30,7 @@ from typing import (
 )
 
 from lambda_sandbox import lifecycle as lc
+from lambda_sandbox import procfs
 from lambda_sandbox.answers import answer_for, oversized_response_body
 from lambda_sandbox.child_env import child_environment, log_stream_name
 from lambda_sandbox.config import Config
@@ -60,6 +61,9 @@ from lambda_sandbox.procfs import read_max_memory_used_mb
 from lambda_sandbox.timers import TimerWheel
 
 log = logging.getLogger("lambda_sandbox")
+
+# How long a thaw before the shutdown's signals waits for the threads to resume.
+THAW_SETTLE_S = 0.05
 
 
 class _Closed:
@@ -439,6 +443,14 @@ class ExecutionEnvironment:
 
     def _do_thaw(self, action: lc.Thaw, followups: List[lc.Event]) -> None:
         self._signal_all("SIGCONT", Kind.ENVIRONMENT_THAW)
+        if action.settle:
+            # Bounded: a thread that keeps running (CPU-bound) never looks settled.
+            deadline = time.monotonic() + THAW_SETTLE_S
+            pids = [child.pid for child in self._processes.values()]
+            while time.monotonic() < deadline and not all(
+                procfs.settled(procfs.read_thread_states(pid)) for pid in pids
+            ):
+                time.sleep(0.0005)
 
     def _signal_all(self, signame: str, kind: str) -> None:
         """Every process group of the environment (runtime and external extensions)."""

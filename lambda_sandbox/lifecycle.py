@@ -536,10 +536,10 @@ class Lifecycle:
             self.frozen = True
             self._emit(Freeze())
 
-    def _thaw(self) -> None:
+    def _thaw(self, settle: bool = False) -> None:
         if self.frozen:
             self.frozen = False
-            self._emit(Thaw())
+            self._emit(Thaw(settle))
 
     def _begin_shutdown(self, reason: str) -> None:
         for timer in ("init", "invoke", "idle"):
@@ -560,7 +560,7 @@ class Lifecycle:
             )
         )
         # A frozen process would hold SIGTERM pending and never run its handler.
-        self._thaw()
+        self._thaw(settle=True)
         if not plan.terminate_runtime:
             for name in sorted(self.alive):
                 self._kill(name)

@@ -303,7 +303,17 @@ class Freeze(Action):
 
 @dataclass(frozen=True)
 class Thaw(Action):
-    """Let them run again (SIGCONT), before the next event or the shutdown's signals."""
+    """Let them run again (SIGCONT), before the next event or the shutdown's signals.
+
+    ``settle``: wait (bounded) until every thread has resumed before the next
+    action. A process-directed signal sent while a process's threads are still
+    waking from SIGSTOP may be given to any of them (the kernel prefers a
+    thread with no signal pending), so a SIGTERM could miss the main thread
+    blocked in a call; Lambda's freezer involves no signal, so there the
+    runtime gets SIGTERM as if it had never been frozen.
+    """
+
+    settle: bool = False
 
 
 @dataclass(frozen=True)

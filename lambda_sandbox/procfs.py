@@ -1,12 +1,13 @@
-"""What the sandbox reads from /proc: a process's peak memory, for REPORT lines.
+"""What the sandbox reads from /proc: a process's peak memory, for REPORT lines, and
+its threads' states, to know when a thawed environment has really resumed.
 
-The parsing is pure (it takes the text of /proc/<pid>/status) so it is tested
-on a given text; ``read_max_memory_used_mb`` is the one place that opens the
-file.
+The parsing is pure (it takes the text of /proc/<pid>/status or .../stat) so it
+is tested on a given text; the ``read_*`` functions are the ones that open files.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 
@@ -49,3 +50,38 @@ def read_max_memory_used_mb(pid: int, proc_root: str = "/proc") -> int:
         # Gone already (reaped), or not Linux: the REPORT line says 0 MB.
         return 0
     return max_memory_used_mb(text)
+
+
+# Thread states (the third field of /proc/<pid>/task/<tid>/stat) of a thread that
+# has not yet settled after SIGCONT: still stopped, or runnable on its way back
+# into the call it was stopped in.
+UNSETTLED_STATES = frozenset("TtR")
+
+
+def thread_state(stat_text: str) -> Optional[str]:
+    """The one-letter state in a /proc/.../stat text (the field after the command's ')')."""
+    if ")" not in stat_text:
+        return None
+    fields = stat_text.rsplit(")", 1)[-1].split()
+    return fields[0] if fields else None
+
+
+def settled(states: "list[Optional[str]]") -> bool:
+    """True when no thread is stopped or on its way back (unknown states count as settled)."""
+    return not any(s in UNSETTLED_STATES for s in states if s is not None)
+
+
+def read_thread_states(pid: int, proc_root: str = "/proc") -> "list[Optional[str]]":
+    """The state of each thread of a process; empty when it is gone or there is no /proc."""
+    states: "list[Optional[str]]" = []
+    try:
+        tids = os.listdir(f"{proc_root}/{pid}/task")
+    except OSError:
+        return states
+    for tid in tids:
+        try:
+            with open(f"{proc_root}/{pid}/task/{tid}/stat") as stat:
+                states.append(thread_state(stat.read()))
+        except OSError:
+            continue  # the thread ended meanwhile
+    return states

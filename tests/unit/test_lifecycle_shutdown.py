@@ -194,3 +194,14 @@ def test_a_reset_forgets_that_it_was_frozen() -> None:
     env.fire("invoke")
     env.send(lc.ProcessExited(lc.RUNTIME, "signal: terminated"))
     assert env.machine.phase is Phase.UNINITIALIZED and not env.machine.frozen
+
+
+def test_only_the_shutdowns_thaw_waits_for_every_thread_to_resume() -> None:
+    env = Env(idle_timeout_ms=1000)
+    env.warm(internal=1)
+    (for_invoke,) = only(env.send(lc.InvokeRequested("r1")), lc.Thaw)
+    assert for_invoke == lc.Thaw(settle=False), "an event needs no settling"
+    env.send(lc.RuntimeResponded("r1"))
+    env.send(lc.RuntimeNext())
+    (for_shutdown,) = only(env.fire("idle"), lc.Thaw)
+    assert for_shutdown == lc.Thaw(settle=True), "SIGTERM must find the main thread"

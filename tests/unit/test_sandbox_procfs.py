@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from lambda_sandbox.procfs import max_memory_used_mb, read_max_memory_used_mb, vm_hwm_kb
+from lambda_sandbox.procfs import (
+    max_memory_used_mb,
+    read_max_memory_used_mb,
+    read_thread_states,
+    settled,
+    thread_state,
+    vm_hwm_kb,
+)
 
 STATUS = """\
 Name:\tpython3
@@ -68,3 +75,35 @@ def test_read_max_memory_used_is_0_for_a_process_that_is_gone(tmp_path: Path) ->
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc (Linux)")
 def test_read_max_memory_used_of_this_process_is_positive() -> None:
     assert read_max_memory_used_mb(os.getpid()) > 1
+
+
+# ------------------------------------------------------------ thread states
+
+
+@pytest.mark.parametrize(
+    ("stat", "state"),
+    [
+        ("1234 (python3) S 1 1234 1234 0 -1 4194560 ...", "S"),
+        ("1234 (a b) c) T 1 1234", "T"),  # a command with spaces and a ')' in it
+        ("1234 (x) R 1", "R"),
+        ("garbage", None),
+    ],
+)
+def test_a_threads_state_is_the_field_after_the_command(stat: str, state: str) -> None:
+    assert thread_state(stat) == state
+
+
+def test_threads_have_settled_once_none_is_stopped_or_on_its_way_back() -> None:
+    assert settled(["S", "S", "D"])
+    assert not settled(["S", "T"]), "still stopped"
+    assert not settled(["R", "S"]), "runnable: not yet back in its call"
+    assert settled([None, "S"]) and settled([])
+
+
+def test_the_states_of_a_live_process_are_read_per_thread(tmp_path: Path) -> None:
+    (tmp_path / "7" / "task" / "7").mkdir(parents=True)
+    (tmp_path / "7" / "task" / "8").mkdir(parents=True)
+    (tmp_path / "7" / "task" / "7" / "stat").write_text("7 (py) S 1")
+    (tmp_path / "7" / "task" / "8" / "stat").write_text("8 (py) T 1")
+    assert sorted(read_thread_states(7, str(tmp_path))) == ["S", "T"]  # type: ignore[type-var]
+    assert read_thread_states(99, str(tmp_path)) == []
