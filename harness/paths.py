@@ -18,6 +18,7 @@ RESULTS_DIR = PROJECT_ROOT / "results"
 LATEST_RESULTS_DIR = RESULTS_DIR / "latest"
 IMAGES_DIR = PROJECT_ROOT / "images"
 PINS_FILE = PROJECT_ROOT / "pins.toml"
+TARGETS_FILE = PROJECT_ROOT / "targets.toml"
 TEST_FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 TEST_DATA = PROJECT_ROOT / "tests" / "data"
 

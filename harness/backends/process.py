@@ -69,7 +69,9 @@ def sandbox_env(
 
 
 def sandbox_argv(python: Path, cell: Cell) -> List[str]:
-    """``python -m lambda_sandbox -- RUNTIME_CMD...``. Pure."""
+    """``python -m lambda_sandbox -- RUNTIME_CMD...``, or the managed runtime's start. Pure."""
+    if cell.start == "managed":
+        return [str(python), "-m", "lambda_sandbox", "--managed-python", str(python), cell.handler]
     return [
         str(python),
         "-m",

@@ -51,6 +51,10 @@ class CellResult:
     # What each probe of the cell saw (harness/probes/): name -> fields. Absent
     # from the JSON of cells no probe observed.
     probes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The deployment target the cell stands for (targets.toml), and how its
+    # runtime started ("direct" or "managed").
+    target: str = ""
+    start: str = "direct"
 
     @property
     def key(self) -> str:
@@ -98,6 +102,8 @@ def _cell_fields(cell: Cell) -> Dict[str, Any]:
         "expected_reason": cell.expectation.reason,
         "expected_source": cell.expectation.source,
         "cleanup_marker": cell.cleanup_marker,
+        "target": cell.target,
+        "start": cell.start,
     }
 
 

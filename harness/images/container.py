@@ -36,6 +36,8 @@ LEGACY_RUNTIME = "/opt/lab/legacy_runtime.py"
 PROJECT_MOUNT = "/opt/project"  # the project, read-only, for a cell's own function dir
 RUN_DIR = "/lab-run"  # the cell's host folder: the event log
 INVOKE_PORT_IN_CONTAINER = 8080
+# The sandbox starting the managed runtime's bootstrap with the image's python3.
+MANAGED_ENTRYPOINT = ["python3", "-m", "lambda_sandbox", "--managed-python", "python3"]
 NETWORKS = ("host", "bridge")
 
 
@@ -121,13 +123,16 @@ def run_kwargs(
         volumes[str(PROJECT_ROOT)] = {"bind": PROJECT_MOUNT, "mode": "ro"}
     kwargs: Dict[str, Any] = {
         "image": image,
-        "command": runtime_argv(cell),
+        "command": runtime_argv(cell) if cell.start != "managed" else [cell.handler],
         "environment": env,
         "labels": labels(session, cell.id),
         "volumes": volumes,
         "detach": True,
         "stop_signal": "SIGTERM",
     }
+    if cell.start == "managed":
+        # The image's ENTRYPOINT ends with "--": the managed start is an option before it.
+        kwargs["entrypoint"] = MANAGED_ENTRYPOINT
     if network == "host":
         kwargs["network_mode"] = "host"
     else:

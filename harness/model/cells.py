@@ -132,6 +132,11 @@ class Cell:
     # Tells apart cells of scenarios that share a matrix point but not the
     # experiment (scenario key `tag`, e.g. a function setting in [env]).
     tag: str = ""
+    # The deployment target the cell stands for (targets.toml), if any, and how
+    # its runtime starts: "direct" (python -m awslambdaric HANDLER, or the
+    # legacy client) or "managed" (the managed runtime's bootstrap).
+    target: str = ""
+    start: str = "direct"
 
     @property
     def id(self) -> str:
@@ -149,6 +154,8 @@ class Cell:
         # another experiment: each its own cell.
         parts.extend(name for name, _ in self.probes)
         parts.extend(setting_tags(dict(self.env)))
+        if self.start == "managed":
+            parts.append("managed")
         if self.tag:
             parts.append(self.tag)
         return "-".join(parts)

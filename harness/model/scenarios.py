@@ -21,6 +21,8 @@ tag = "slow"                          # optional: appended to cell ids, to tell 
 messages_per_invocation = 10          # (settings are the probe's: harness/probes/)
 [env]                                 # optional: extra environment for the sandbox
 [matrix]
+target = ["python3.12", "custom image 3.12 (lambda)"]  # targets.toml, or "all": decides
+                                      # python, runtime_client, execution_env (then absent)
 python = ["3.7", "3.8", "3.12"]
 runtime_client = ["awslambdaric"]     # or "awslambdaric==2.2.1", "legacy"
 execution_env = [""]                  # "" = unset
@@ -50,6 +52,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import tomllib
 
 from harness.errors import LabError
+from harness.model import targets
 from harness.model.cells import (
     EXTENSIONS,
     SHUTDOWN_MODEL_VARIABLE,
@@ -63,7 +66,17 @@ from harness.model.clients import UnknownClient, parse_client, resolve_version
 from harness.model.pins import PinError, load_pins
 from harness.paths import PROJECT_ROOT
 
-MATRIX_KEYS = ("python", "runtime_client", "execution_env", "extension", "strategy", "trigger")
+MATRIX_KEYS = (
+    "target",
+    "python",
+    "runtime_client",
+    "execution_env",
+    "extension",
+    "strategy",
+    "trigger",
+)
+# A target (targets.toml) decides these three for its cells.
+TARGET_DECIDES = ("python", "runtime_client", "execution_env")
 TOP_KEYS = (
     "name",
     "description",
@@ -190,8 +203,17 @@ def _matrix(check: _Checker, raw: Mapping[str, Any]) -> Dict[str, Tuple[str, ...
     check.no_unknown("matrix", raw, MATRIX_KEYS)
     allowed = {"extension": EXTENSIONS, "strategy": STRATEGIES, "trigger": TRIGGERS}
     matrix: Dict[str, Tuple[str, ...]] = {}
+    by_target = "target" in raw
     for key in MATRIX_KEYS:
         name = "matrix." + key
+        if by_target and key in TARGET_DECIDES:
+            if key in raw:
+                raise check.fail(name, "to be absent: matrix.target decides it", raw[key])
+            matrix[key] = ("",)
+            continue
+        if key == "target" and not by_target:
+            matrix[key] = ("",)
+            continue
         if key == "execution_env" and key not in raw:
             matrix[key] = ("",)
             continue
@@ -208,6 +230,14 @@ def _matrix(check: _Checker, raw: Mapping[str, Any]) -> Dict[str, Tuple[str, ...
                     raise check.fail(name, str(err), value) from None
             if key == "execution_env" and value != value.strip():
                 raise check.fail(name, "no surrounding spaces", value)
+        if key == "target":
+            try:
+                chosen = targets.select(values, targets.load_targets())
+            except targets.TargetError as err:
+                raise check.fail(
+                    name, 'target names from targets.toml, or "all"', str(err)
+                ) from None
+            values = tuple(t.name for t in chosen)
         matrix[key] = values
     return matrix
 
@@ -368,8 +398,18 @@ def expand(scenario: Scenario) -> List[Cell]:
     """Every combination of the scenario's matrix, in declaration order."""
     keys = [key for key, _ in scenario.matrix]
     cells = []
+    by_name = {t.name: t for t in targets.load_targets()}
     for combo in itertools.product(*(values for _, values in scenario.matrix)):
         values = dict(zip(keys, combo))
+        target = by_name.get(values["target"])
+        start = "direct"
+        if target is not None:
+            values["python"] = target.python
+            values["execution_env"] = target.execution_env or ""
+            values["runtime_client"] = target.client + (
+                f"=={target.client_version}" if target.client_version else ""
+            )
+            start = target.start
         spec = parse_client(values["runtime_client"])
         version = resolve_version(spec, values["python"])
         if version is None:
@@ -400,6 +440,8 @@ def expand(scenario: Scenario) -> List[Cell]:
                 packages=scenario.packages,
                 probes=scenario.probes,
                 tag=scenario.tag,
+                target=values["target"],
+                start=start,
             )
         )
     return cells

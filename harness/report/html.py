@@ -17,19 +17,13 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from harness.evidence.result import CellResult
 from harness.evidence.timeline import build_timeline
+from harness.model.targets import load_targets
 from harness.report.bench import render_bench_html
+from harness.report.colours import OUTCOME_COLOURS, OUTCOME_WORDS
+from harness.report.headline_html import render_headline_html
 from harness.report.meta import RunMeta, counts, iso, ordered, pyver
 from harness.report.timeline_svg import render_timeline_svg
 
-# Cell backgrounds by outcome. The browser test looks for these exact colours
-# in the screenshot, so they are solid fills, not gradients.
-OUTCOME_COLOURS: Dict[str, str] = {
-    "ran": "#7fcf8b",  # the cleanup line appeared, as declared
-    "lost": "#f5b365",  # no cleanup line, as declared (the quirk)
-    "fail": "#e8686f",  # observed differs from declared, or the run broke
-    "skipped": "#cfcfcf",  # not run here (e.g. no interpreter)
-}
-OUTCOME_WORDS = {"ran": "cleanup ran", "lost": "cleanup lost", "fail": "FAIL", "skipped": "skipped"}
 TRIGGER_TITLES = {
     "stop": "trigger stop: SIGTERM to the sandbox (container stop)",
     "idle": "trigger idle: the idle environment is reaped",
@@ -269,6 +263,7 @@ def render_report_html(
             f'<p class="lead" id="summary">{len(rs)} cells: {n["pass"]} pass, {n["fail"]} fail, '
             f"{n['skipped']} skipped · backend {_e(meta.backend)} · {_e(meta.platform)} · "
             f'{_e(iso(meta.started))} · <a href="#versions">versions</a></p>',
+            render_headline_html(rs, load_targets()),
             _legend(),
             *grids,
             bench_html,

@@ -11,6 +11,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from harness import probes
 from harness.evidence.result import CellResult
+from harness.model import targets
+from harness.report import headline
 from harness.report.bench import render_bench_markdown
 from harness.report.meta import RunMeta, counts, iso, ordered, pyver
 
@@ -107,6 +109,53 @@ def backend_disagreements(results: Sequence[CellResult]) -> Tuple[int, List[str]
     return len(pairs), lines
 
 
+def _headline_word(answer: headline.Answer) -> str:
+    if answer.word == "not run":
+        return "— (not run)"
+    word = {"runs": "runs", "lost": "**lost**", "differs": "**backends differ**"}[answer.word]
+    mark = "✓" if answer.agrees else "✗"
+    link = f" [log]({answer.evidence[0]})" if answer.evidence else ""
+    return f"{word} {mark}{link}"
+
+
+def _headline(results: Sequence[CellResult]) -> List[str]:
+    """Per deployment target: does the cleanup run (the table a Lambda developer wants)."""
+    known = targets.load_targets()
+    rows = headline.headline_rows(results, known)
+    if not rows:
+        return []
+    head = ["deployment target", "runtime", *(title for _, _, title in headline.COLUMNS)]
+    lines = [
+        "",
+        "## Does my function's SIGTERM cleanup run? (per deployment target)",
+        "",
+        "Trigger `stop`; ✓: what FACTS.md leads one to expect; [log]: the event log behind "
+        "the answer. *Plain handler* is `signal.signal(SIGTERM, ...)` as AWS's samples write "
+        "it; *the fix* is the wakeup-fd watcher (`function/graceful_shutdown.py`).",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for row in rows:
+        answers = [_headline_word(a) for a in row.answers]
+        runtime = headline.describe(row.target, known)
+        lines.append("| " + " | ".join([row.target.name, runtime, *answers]) + " |")
+    stand_ins = [t for t in known if t.stand_in]
+    if stand_ins:
+        lines += ["", "Stand-ins:", ""]
+        lines += [f"- **{t.name}**: {' '.join(t.stand_in.split())}" for t in stand_ins]
+    skipped = {
+        row.target.name: a.detail
+        for row in rows
+        for a in row.answers
+        if a.word == "not run" and row.shown_as is None
+    }
+    if skipped:
+        lines += ["", "Not run here:", ""]
+        lines += [f"- **{name}**: {why}" for name, why in skipped.items()]
+    return lines
+
+
 def _ms(value: Any) -> str:
     return "—" if value is None else f"{value:.0f}"
 
@@ -128,6 +177,7 @@ def render_markdown(
         "not. A cell also fails when the sandbox's signals break Lambda's shutdown rule. "
         "`report.html` draws the same as coloured grids and a timeline per cell.",
     ]
+    out += _headline(rs)
     for trigger in [t for t in TRIGGER_TITLES if any(r.trigger == t for r in rs)]:
         out += ["", f"## {TRIGGER_TITLES[trigger]}", "", *_table(rs, trigger)]
     compared, disagreements = backend_disagreements(rs)

@@ -103,8 +103,8 @@ def test_sandbox_argv() -> None:
 def test_clients() -> None:
     assert resolve_version(parse_client("awslambdaric"), "3.8") == "2.2.1"
     assert resolve_version(parse_client("awslambdaric"), "3.12") == "4.2.2"
-    assert resolve_version(parse_client("awslambdaric"), "3.10") is None
-    assert resolve_version(parse_client("awslambdaric==2.0.8"), "3.10") == "2.0.8"
+    assert resolve_version(parse_client("awslambdaric"), "3.6") is None
+    assert resolve_version(parse_client("awslambdaric==2.0.8"), "3.6") == "2.0.8"
     assert resolve_version(parse_client("legacy"), "3.7") == "requests-2.31.0"
     assert requirements("legacy", "requests-2.31.0") == ("requests==2.31.0",)
     assert requirements("awslambdaric", "2.2.1") == ("awslambdaric==2.2.1",)

@@ -9,6 +9,7 @@ from support.factories import good, write
 
 from harness import probes
 from harness.model.scenarios import ScenarioError, expand, load_cells, load_scenario
+from harness.model.targets import load_targets
 from harness.paths import PROJECT_ROOT
 
 
@@ -139,8 +140,8 @@ def test_external_needs_an_extensions_dir(tmp_path: Path, function_dir: Path) ->
 
 
 def test_unpinned_python_needs_an_explicit_version(tmp_path: Path, function_dir: Path) -> None:
-    text = good(function_dir).replace('python = ["3.7", "3.12"]', 'python = ["3.10"]')
-    with pytest.raises(ScenarioError, match=r"pinned version of awslambdaric for Python 3\.10"):
+    text = good(function_dir).replace('python = ["3.7", "3.12"]', 'python = ["3.6"]')
+    with pytest.raises(ScenarioError, match=r"pinned version of awslambdaric for Python 3\.6"):
         expand(load_scenario(write(tmp_path, text)))
 
 
@@ -162,8 +163,20 @@ def test_load_cells_rejects_duplicates_and_empty_dirs(tmp_path: Path, function_d
         load_cells(tmp_path / "scenarios")
 
 
-def test_the_default_matrix() -> None:
+def test_the_default_matrix_is_every_deployment_target() -> None:
     cells = load_cells(PROJECT_ROOT / "scenarios", probes.check_settings)
+    runnable = {t.name for t in load_targets() if t.has_cells}
+    assert {c.target for c in cells} == runnable
+    assert {(c.extension, c.strategy) for c in cells} == {
+        (e, s) for e in ("internal", "external") for s in ("signal", "wakeup-fd")
+    }
+    managed = [c for c in cells if c.target.startswith("python3.") and c.python != "3.7"]
+    assert managed and all(c.start == "managed" for c in managed)
+    assert all(c.expectation.cleanup for c in cells if c.strategy == "wakeup-fd")
+
+
+def test_the_experiments() -> None:
+    cells = load_cells(PROJECT_ROOT / "scenarios" / "experiments", probes.check_settings)
     assert len(cells) >= 30
     assert {c.python for c in cells} >= {"3.7", "3.8", "3.12"}
     assert {c.trigger for c in cells} == {"stop", "idle", "timeout", "crash"}

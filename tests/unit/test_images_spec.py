@@ -101,9 +101,9 @@ def test_folder_must_match_the_python() -> None:
 
 
 def test_a_python_without_a_pinned_client_is_named(tmp_path: Path) -> None:
-    (tmp_path / "py310").mkdir()
-    (tmp_path / "py310" / "build.args").write_text("PYTHON_VERSION=3.10\n")
-    with pytest.raises(ImageSpecError, match=r"pins no awslambdaric for Python 3\.10"):
+    (tmp_path / "py36").mkdir()
+    (tmp_path / "py36" / "build.args").write_text("PYTHON_VERSION=3.6\n")
+    with pytest.raises(ImageSpecError, match=r"pins no awslambdaric for Python 3\.6"):
         load_specs(tmp_path)
 
 
