@@ -559,18 +559,22 @@ class Lifecycle:
                 plan.model,
             )
         )
-        # A frozen process would hold SIGTERM pending and never run its handler.
-        self._thaw(settle=True)
         if not plan.terminate_runtime:
+            # SIGKILL ends a stopped process too: nothing is thawed first, so
+            # nothing of the function runs again (as on Lambda: SIGKILL at once).
+            self.frozen = False
             for name in sorted(self.alive):
                 self._kill(name)
-        elif RUNTIME in self.alive:
-            self._runtime_step = True
-            self._emit(SendSignal(RUNTIME, "SIGTERM"))
-            if plan.runtime_limit_ms < plan.limit_ms:
-                self._start_timer("runtime-shutdown", plan.runtime_limit_ms)
         else:
-            self._shutdown_extensions()
+            # A frozen process would hold SIGTERM pending and never run its handler.
+            self._thaw(settle=True)
+            if RUNTIME in self.alive:
+                self._runtime_step = True
+                self._emit(SendSignal(RUNTIME, "SIGTERM"))
+                if plan.runtime_limit_ms < plan.limit_ms:
+                    self._start_timer("runtime-shutdown", plan.runtime_limit_ms)
+            else:
+                self._shutdown_extensions()
         if not self.alive:
             self._end_shutdown()
         elif plan.limit_ms > 0:

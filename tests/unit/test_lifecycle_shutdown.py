@@ -205,3 +205,13 @@ def test_only_the_shutdowns_thaw_waits_for_every_thread_to_resume() -> None:
     env.send(lc.RuntimeNext())
     (for_shutdown,) = only(env.fire("idle"), lc.Thaw)
     assert for_shutdown == lc.Thaw(settle=True), "SIGTERM must find the main thread"
+
+
+def test_with_no_extension_a_frozen_environment_is_killed_without_a_thaw() -> None:
+    # A thaw would let the function's threads run again before the SIGKILL.
+    env = Env(idle_timeout_ms=1000)
+    env.warm()
+    assert env.machine.frozen
+    actions = env.fire("idle")
+    assert only(actions, lc.Thaw) == []
+    assert only(actions, lc.SendSignal) == [lc.SendSignal(lc.RUNTIME, "SIGKILL")]
