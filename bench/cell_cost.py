@@ -41,7 +41,7 @@ from harness.runner import run_cell
 from harness.sandbox import sweep
 from lambda_sandbox.eventlog import Event, Kind, read_event_log
 
-SCENARIOS = SCENARIOS_DIR
+SCENARIOS = SCENARIOS_DIR / "experiments"
 
 # One cell per shutdown behaviour, on Python 3.12 with awslambdaric, trigger stop.
 REPRESENTATIVE: Tuple[Dict[str, Any], ...] = (

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-from lambda_sandbox import amqp, managed
+from lambda_sandbox import managed
 from lambda_sandbox.config import ConfigError, load_config
 from lambda_sandbox.console import Console
 from lambda_sandbox.eventlog import EventLog, Kind
@@ -95,7 +95,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return fail(f"{exc}\n{USAGE}")
     try:
         config = load_config()
-        amqp_settings = amqp.load_amqp_settings(os.environ, config)
+        amqp_settings = None
+        if os.environ.get("AMQP_URI", "").strip():
+            # Imported only when asked for: it costs the sandbox's start ~30 ms.
+            from lambda_sandbox import amqp
+
+            amqp_settings = amqp.load_amqp_settings(os.environ, config)
     except ConfigError as exc:
         return fail(str(exc))
     args = arguments.runtime_command(config.opt_dir)
@@ -148,7 +153,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         invoke_server.address,
         sandbox.runtime_api_address,
     )
-    amqp_consumer = amqp.start_consumer(amqp_settings, sandbox.invoke, event_log)
+    amqp_consumer = None
+    if amqp_settings is not None:
+        from lambda_sandbox import amqp
+
+        amqp_consumer = amqp.start_consumer(amqp_settings, sandbox.invoke, event_log)
     code = _serve_until_stopped(sandbox, event_log, wake_r)
     if amqp_consumer is not None:
         amqp_consumer.stop()

@@ -45,6 +45,24 @@ class Server(ThreadingHTTPServer):
         self.client_timeout_s = client_timeout_s
         super().__init__(address, handler)
 
+    def shutdown(self) -> None:
+        """Stop serve_forever now, not at its next poll (up to poll_interval later).
+
+        socketserver offers no way to wake its loop, so this does what its
+        shutdown does (set the request flag, wait for the loop to end) with one
+        step between: shutting the listening socket's read side down makes the
+        loop's select return at once (Linux), and the loop checks the flag
+        before it accepts. The attribute names are socketserver's own,
+        unchanged from CPython 3.7 to 3.13.
+        """
+        if not hasattr(self, "_BaseServer__is_shut_down"):
+            super().shutdown()
+            return
+        self._BaseServer__shutdown_request = True
+        with contextlib.suppress(OSError):
+            self.socket.shutdown(socket.SHUT_RD)
+        self._BaseServer__is_shut_down.wait()
+
     @property
     def address(self) -> str:
         host, port = self.server_address[:2]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -90,8 +91,15 @@ class SandboxChild:
                 self.proc.send_signal(signum)
 
     def wait(self, timeout_s: float) -> Optional[int]:
-        """The exit code, or None if it is still running after ``timeout_s``."""
+        """The exit code, or None if it is still running after ``timeout_s``.
+
+        Where the kernel offers a pidfd (Linux 5.3+), the wait ends the moment
+        the child exits; Popen.wait with a timeout polls with sleeps of up to
+        50 ms, which every cell would pay.
+        """
         assert self.proc is not None
+        if self.proc.poll() is None and _wait_readable_pidfd(self.proc.pid, timeout_s):
+            timeout_s = 0.0  # it has exited: reap it without a second wait
         try:
             return self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -129,3 +137,19 @@ class SandboxChild:
 class StopOutcome:
     returncode: Optional[int]  # None: not even SIGKILL ended it within kill_s
     killed: bool  # SIGTERM was not enough
+
+
+def _wait_readable_pidfd(pid: int, timeout_s: float) -> bool:
+    """Wait until ``pid`` exits or ``timeout_s`` passes; False when no pidfd could be had."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return False
+    try:
+        fd = pidfd_open(pid)
+    except OSError:
+        return False
+    try:
+        select.select([fd], [], [], timeout_s)
+    finally:
+        os.close(fd)
+    return True

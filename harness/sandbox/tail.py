@@ -14,7 +14,7 @@ from typing import Callable, List, Optional
 
 from lambda_sandbox.eventlog import Event, parse_line
 
-POLL_S = 0.02
+POLL_S = 0.005
 
 
 class EventLogTail:
