@@ -27,7 +27,7 @@ from harness.model.clients import requirements, runtime_command
 from harness.paths import PROJECT_ROOT
 from harness.provision.interpreters import find_interpreter, where_searched
 from harness.provision.venvs import VenvBuildError, ensure_venv, venv_python
-from harness.sandbox import sweep
+from harness.sandbox import forkserver, sweep
 from harness.sandbox.child import SandboxChild, StopTimeouts
 from lambda_sandbox.eventlog import Event, Kind, read_event_log
 
@@ -139,6 +139,12 @@ class ProcessBackend(BackendBase):
             output=output,
             label=label,
             timeouts=StopTimeouts(term_s=self.timeouts.term_s, kill_s=self.timeouts.kill_s),
+            forkserver=(
+                forkserver.server_for(ready.handle, f"{self.session}/forkserver")
+                if forkserver.enabled()
+                else None
+            ),
+            output_path=workdir / "output.log",
         )
         try:
             child.__enter__()

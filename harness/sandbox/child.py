@@ -20,15 +20,32 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Iterable, List, Mapping, Optional, Sequence, Type
+from typing import IO, Iterable, List, Mapping, Optional, Protocol, Sequence, Type
 
 from harness.sandbox import sweep
+from harness.sandbox.forkserver import ForkServer
+
+
+class SandboxProcess(Protocol):
+    """What SandboxChild needs of its process: Popen's, or a fork server child's."""
+
+    pid: int
+    returncode: Optional[int]
+
+    def poll(self) -> Optional[int]: ...
+
+    def wait(self, timeout: Optional[float] = None) -> int: ...
+
+    def send_signal(self, signum: int) -> None: ...
 
 
 @dataclass(frozen=True)
 class StopTimeouts:
     term_s: float = 10.0  # SIGTERM to the sandbox -> SIGKILL to its group (its limit is 2 s)
     kill_s: float = 10.0  # SIGKILL -> reaped
+
+
+REAPED_WITHIN_S = 5.0
 
 
 class SandboxChild:
@@ -42,6 +59,8 @@ class SandboxChild:
         output: IO[bytes],
         label: Optional[str] = None,
         timeouts: StopTimeouts = StopTimeouts(),
+        forkserver: Optional[ForkServer] = None,
+        output_path: Optional[Path] = None,
     ) -> None:
         self.argv = list(argv)
         self.env = dict(env)
@@ -51,9 +70,17 @@ class SandboxChild:
         self.cwd = cwd
         self.output = output
         self.timeouts = timeouts
-        self.proc: Optional["subprocess.Popen[bytes]"] = None
+        # With a fork server (and the output's path, which it opens itself),
+        # the sandbox is forked from an interpreter that has it imported.
+        self.forkserver = forkserver if output_path is not None else None
+        self.output_path = output_path
+        self.proc: Optional[SandboxProcess] = None
 
     def __enter__(self) -> "SandboxChild":
+        if self.forkserver is not None and self.output_path is not None:
+            argv = self.argv[self.argv.index("lambda_sandbox") + 1 :]
+            self.proc = self.forkserver.spawn(argv, self.env, self.cwd, self.output_path)
+            return self
         self.proc = subprocess.Popen(
             self.argv,
             cwd=str(self.cwd),
@@ -99,11 +126,29 @@ class SandboxChild:
         """
         assert self.proc is not None
         if self.proc.poll() is None and _wait_readable_pidfd(self.proc.pid, timeout_s):
-            timeout_s = 0.0  # it has exited: reap it without a second wait
+            # Exited, or still running at the deadline: one more short wait
+            # either reaps it at once or (a fork server's child) takes its
+            # reported exit code, which follows within moments.
+            timeout_s = REAPED_WITHIN_S if self._exited() else 0.0
         try:
             return self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             return None
+
+    def _exited(self) -> bool:
+        """True once the process has ended (it may not be reaped yet)."""
+        assert self.proc is not None
+        try:
+            os.kill(self.proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        try:  # a zombie still answers kill(0)
+            with open(f"/proc/{self.proc.pid}/stat") as stat:
+                return stat.read().rsplit(")", 1)[-1].split()[0] == "Z"
+        except OSError:
+            return True
 
     def stop(self) -> "StopOutcome":
         """SIGTERM, wait ``term_s``, then SIGKILL to the group and wait ``kill_s``."""
@@ -131,6 +176,8 @@ class SandboxChild:
         # Its own session, so the group id is its pid.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, signal.SIGKILL)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +22,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Type
 
 from harness.errors import LabError
 from harness.paths import PROJECT_ROOT, TEST_FIXTURES
-from harness.sandbox.child import SandboxChild
+from harness.sandbox.child import SandboxChild, SandboxProcess
 from lambda_sandbox.eventlog import Kind, read_event_log
 
 
@@ -84,7 +83,7 @@ class RunningSandbox:
         self.invoke_api = ""
 
     @property
-    def proc(self) -> "Optional[subprocess.Popen[bytes]]":
+    def proc(self) -> Optional[SandboxProcess]:
         return None if self.child is None else self.child.proc
 
     def __enter__(self) -> RunningSandbox:

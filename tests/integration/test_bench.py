@@ -72,7 +72,9 @@ def test_phases_of_a_recorded_cell_add_up_to_its_wall_time() -> None:
 
 
 def test_one_representative_cell_per_shutdown_behaviour() -> None:
-    cells = representative_cells(load_cells(ROOT / "scenarios" / "experiments", probes.check_settings))
+    cells = representative_cells(
+        load_cells(ROOT / "scenarios" / "experiments", probes.check_settings)
+    )
     assert [(c.extension, c.strategy) for c in cells] == [
         ("none", "wakeup-fd"),
         ("internal", "wakeup-fd"),

@@ -168,7 +168,11 @@ def test_docker_backend_runs_cells_and_leaves_nothing(engine: Any, tmp_path: Pat
         "py3.12-awslambdaric-4.2.2-env_unset-external-wakeup-fd-idle",  # cleanup runs
         "py3.12-legacy-requests-2.31.0-env_unset-internal-signal-stop",  # cleanup runs
     }
-    cells = [c for c in load_cells(ROOT / "scenarios" / "experiments", probes.check_settings) if c.id in wanted]
+    cells = [
+        c
+        for c in load_cells(ROOT / "scenarios" / "experiments", probes.check_settings)
+        if c.id in wanted
+    ]
     assert len(cells) == len(wanted)
     session = f"test-{uuid.uuid4().hex[:8]}"
     backend = DockerBackend(tmp_path / "cells", session)

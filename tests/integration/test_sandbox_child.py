@@ -131,8 +131,9 @@ def test_an_interrupted_process_run_leaves_no_process(
     )
     seen: List[int] = []
 
-    def interrupted(*args: Any) -> None:
+    def interrupted(cell: Any, launched: Any, *rest: Any) -> None:
         # The sandbox is up: remember every process of the cell, then break off.
+        seen.append(launched.child.pid)
         seen.extend(sweep.labelled(backend.label(the_cell), exact=True))
         raise KeyboardInterrupt
 
