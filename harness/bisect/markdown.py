@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Sequence
 
 from harness.bisect.releases import ReleaseBook, python_key
-from harness.bisect.timeline import ChangePoint, Column, Point, change_points, timeline
+from harness.bisect.timeline import ONE, ChangePoint, Column, Point, change_points, timeline
 from harness.evidence.result import CellResult
 from harness.report.meta import RunMeta, counts, iso
 
@@ -74,7 +74,7 @@ def _release_table(
     changed = {(c.column, c.version): c for c in changes}
     versions = {v for c in columns for v in by_version[c]}
     header = ["release", "date", "CPython run", "thread polling for", "next releases GIL"]
-    header += [f"{_env(c.execution_env)} {c.role[:3]}" for c in columns]
+    header += [_env(c.execution_env) + ("" if c.role == ONE else f" {c.role[:3]}") for c in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for release in book.releases:
         if release.version not in versions:
@@ -100,6 +100,14 @@ def _release_table(
     return lines
 
 
+def _init(r: CellResult) -> str:
+    """How init ended, from the verdict's reasons (the judge names a status other than ok)."""
+    for reason in r.reasons:
+        if reason.startswith("init ended with status "):
+            return reason.split("'")[1]
+    return "?" if r.observed_cleanup is None else "ok"
+
+
 def _gil_section(book: ReleaseBook, results: Sequence[CellResult]) -> List[str]:
     held = [r.version for r in book.releases if not r.next_releases_gil]
     mine = [r for r in results if r.runtime_client_version in held]
@@ -112,15 +120,15 @@ def _gil_section(book: ReleaseBook, results: Sequence[CellResult]) -> List[str]:
         "is a thread that must call the Extensions API's `next` for init to complete, "
         "and the fix's watcher is a thread too.",
         "",
-        "| cell | declared | observed | SIGTERM → exit (ms) | SIGKILLed | verdict, reasons |",
-        "|---|---|---|---|---|---|",
+        "| cell | init | declared | observed | SIGTERM → exit (ms) | SIGKILLed | verdict, reasons |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in sorted(mine, key=lambda r: r.id):
         ms = "—" if r.ms_sigterm_to_exit is None else f"{r.ms_sigterm_to_exit:g}"
         killed = "—" if r.killed is None else ("yes" if r.killed else "no")
         why = "; ".join(r.reasons) or "—"
         lines.append(
-            f"| `{r.id}` | {_yes(r.expected_cleanup)} | {_yes(r.observed_cleanup)} | {ms} "
+            f"| `{r.id}` | {_init(r)} | {_yes(r.expected_cleanup)} | {_yes(r.observed_cleanup)} | {ms} "
             f"| {killed} | {r.verdict}: {why} |"
         )
     lines.append("")

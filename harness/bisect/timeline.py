@@ -18,6 +18,9 @@ from harness.bisect.releases import python_key, version_key
 from harness.evidence.result import CellResult
 
 ROLES = ("oldest", "newest")
+# The role of a sweep that runs one CPython per release (a subset with python =
+# "oldest" or "newest"): one column, not two copies of it.
+ONE = "one"
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,8 @@ class Column:
     @property
     def label(self) -> str:
         env = self.execution_env or "unset"
-        return f"{env} / {self.strategy} / {self.role} CPython"
+        role = "one CPython" if self.role == ONE else f"{self.role} CPython"
+        return f"{env} / {self.strategy} / {role}"
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,13 @@ def columns_of(results: Sequence[CellResult]) -> Tuple[Column, ...]:
     """Every column the results fill, env values in first-seen order, then strategy, then role."""
     envs = list(dict.fromkeys(r.execution_env for r in results))
     strategies = list(dict.fromkeys(r.strategy for r in results))
-    return tuple(Column(e, s, role) for s in strategies for e in envs for role in ROLES)
+    return tuple(Column(e, s, role) for s in strategies for e in envs for role in roles_of(results))
+
+
+def roles_of(results: Sequence[CellResult]) -> Tuple[str, ...]:
+    """oldest and newest when some release ran on two CPythons, else one column."""
+    pythons = release_pythons(results)
+    return ROLES if any(low != high for low, high in pythons.values()) else (ONE,)
 
 
 def release_pythons(results: Sequence[CellResult]) -> Dict[str, Tuple[str, str]]:
@@ -81,10 +91,11 @@ def release_pythons(results: Sequence[CellResult]) -> Dict[str, Tuple[str, str]]
 def timeline(results: Sequence[CellResult]) -> Dict[Column, List[Point]]:
     """Per column, its points in release order."""
     pythons = release_pythons(results)
+    roles = roles_of(results)
     table: Dict[Column, List[Point]] = {c: [] for c in columns_of(results)}
     for r in sorted(results, key=lambda r: version_key(r.runtime_client_version)):
         oldest, newest = pythons[r.runtime_client_version]
-        for role, python in zip(ROLES, (oldest, newest)):
+        for role, python in zip(roles, (oldest, newest) if roles == ROLES else (oldest,)):
             if r.python != python:
                 continue
             point = Point(

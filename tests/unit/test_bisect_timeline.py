@@ -74,16 +74,16 @@ def test_change_points_declared_and_observed_side_by_side() -> None:
         (c.column.execution_env, c.column.strategy, c.column.role, c.version): c
         for c in change_points(timeline(results))
     }
-    agree = changes[(py312, "signal", "newest", "2.0.8")]
+    agree = changes[(py312, "signal", "one", "2.0.8")]
     assert (agree.previous, agree.declared, agree.observed, agree.status) == (
         "2.0.7",
         (False, True),
         (False, True),
         "agree",
     )
-    declared_only = changes[(None, "wakeup-fd", "newest", "1.1.0")]
+    declared_only = changes[(None, "wakeup-fd", "one", "1.1.0")]
     assert declared_only.status == "declared only" and declared_only.observed is None
-    observed_only = changes[(None, "wakeup-fd", "newest", "2.0.0")]
+    observed_only = changes[(None, "wakeup-fd", "one", "2.0.0")]
     # the skipped 1.2.0 is stepped over: the change is from 1.1.0
     assert (observed_only.previous, observed_only.observed, observed_only.status) == (
         "1.1.0",
@@ -98,7 +98,7 @@ def test_opposite_changes_at_the_same_release_disagree() -> None:
         made_up("2.0.7", "3.12", False, True),
         made_up("2.0.8", "3.12", True, False),
     ]
-    (change, _) = change_points(timeline(results))
+    (change,) = change_points(timeline(results))
     assert change.status == "disagree"
 
 
@@ -122,3 +122,10 @@ def test_bisect_md_marks_change_points_and_findings() -> None:
     assert "**no**" in row_100 and "· !" in row_100
     assert "## Releases whose `next` holds the GIL (1.0.0)" in text
     assert "- CPython 3.6: the sandbox needs 3.7+" in text
+
+
+def test_one_cpython_per_release_makes_one_column_not_two() -> None:
+    results = [made_up("2.0.7", "3.12", False, False), made_up("3.0.0", "3.13", False, False)]
+    assert list(timeline(results)) == [Column(None, "signal", "one")]
+    text = render_bisect(BOOK, results, META, "ci")
+    assert "| unset |" in text.splitlines()[text.splitlines().index("### Strategy `signal`") + 2]
