@@ -48,7 +48,7 @@ def test_the_thread_polling_change_point_is_observed_where_declared(tmp_path: Pa
         assert (results / cell["event_log"]).is_file()
     text = (results / "BISECT.md").read_text(encoding="utf-8")
     assert (
-        "| AWS_Lambda_python3.12 / signal / newest CPython | 2.0.7 → 2.0.8 "
+        "| AWS_Lambda_python3.12 / signal / one CPython | 2.0.7 → 2.0.8 "
         "| lost → cleanup | lost → cleanup | agree |"
     ) in text
 
