@@ -18,6 +18,7 @@ LAYERS = (
     ("backends",),  # run a cell: process or docker, one run skeleton
     ("report",),  # results.json, REPORT.md, report.html
     ("runner",),  # joins the stages for one cell
+    ("bisect",),  # awslambdaric releases -> cells -> the release timeline and its change points
     ("conftest", "test_matrix"),  # pytest's entry points
 )
 
