@@ -33,7 +33,7 @@ from harness.paths import LATEST_RESULTS_DIR, PROJECT_ROOT, SCENARIOS_DIR
 from harness.report.journal import read_results
 from harness.report.meta import RunMeta
 from harness.report.writer import write_report
-from harness.sandbox import sweep
+from harness.sandbox import forkserver, sweep
 
 CELLS = pytest.StashKey[List[Cell]]()
 SESSION = pytest.StashKey[str]()
@@ -153,6 +153,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    # Each worker (or a run without workers) ends its own fork servers first.
+    forkserver.close_all()
     if _is_worker(config) or config.option.collectonly or BACKEND_NOTE not in config.stash:
         return
     leftovers = sweep.sweep(config.stash[SESSION] + "/")

@@ -38,7 +38,7 @@ from harness.provision.interpreters import find_interpreter
 from harness.report.markdown import render_json
 from harness.report.meta import RunMeta
 from harness.runner import run_cell
-from harness.sandbox import sweep
+from harness.sandbox import forkserver, sweep
 
 DEFAULT_RESULTS = LATEST_RESULTS_DIR / "bisect"
 BACKENDS = ("process",)
@@ -151,6 +151,7 @@ def run(args: argparse.Namespace, plan: Plan, subset: str) -> int:
     try:
         results = run_all(backend, plan.cells, results_dir, args.workers)
     finally:
+        forkserver.close_all()
         leftovers = sweep.sweep(session + "/")
     ended = time.time()
     meta = RunMeta(

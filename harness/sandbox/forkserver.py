@@ -155,8 +155,12 @@ def server_for(python: Path, label: str) -> ForkServer:
 
 
 @atexit.register
-def _close_all() -> None:
-    for server in list(_SERVERS.values()):
+def close_all() -> None:
+    """End this process's fork servers (before a sweep, so they do not count as leftovers)."""
+    with _SERVERS_LOCK:
+        servers = list(_SERVERS.values())
+        _SERVERS.clear()
+    for server in servers:
         server.close()
 
 
