@@ -102,6 +102,9 @@ class ForkServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self._reader.join(timeout=10)  # reads to the end of the server's output
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 class ForkedProcess:
