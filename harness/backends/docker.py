@@ -37,8 +37,9 @@ from harness.images.container import (
     network_for,
     run_kwargs,
 )
-from harness.images.spec import load_specs
+from harness.images.spec import ImageSpecError, load_specs
 from harness.model.cells import Cell
+from harness.provision.interpreters import find_interpreter, where_searched
 from lambda_sandbox.eventlog import Event
 
 # The sandbox runs as uid 993 in the container and writes its log to the
@@ -99,7 +100,14 @@ class DockerBackend(BackendBase):
 
     def provision(self, cell: Cell) -> Provisioned:
         engine = self._engine_or_skip()
-        spec = image_spec(cell, load_specs())
+        try:
+            spec = image_spec(cell, load_specs())
+        except ImageSpecError as err:
+            # No image folder for a Python this machine does not have either
+            # (python3.14 where no CPython 3.14 is found): skipped with the reason.
+            if find_interpreter(cell.python) is None:
+                raise CellSkipped(where_searched(cell.python)) from None
+            raise ProvisionFailed(str(err)) from None
         try:
             if spec.tag not in self._built:
                 self._built[spec.tag] = images.ensure_image(engine, spec, echo=False)
