@@ -11,6 +11,7 @@ import base64
 import os
 import re
 import signal
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -383,7 +384,11 @@ def test_an_idle_environment_is_frozen_and_thawed_for_the_next_event(ric_python,
         assert sb.invoke({}).status == 200
         sb.wait_for(lambda e: e["kind"] == "environment.freeze", timeout=10)
         pids = {e["name"]: e["pid"] for e in sb.of_kind("process.start")}
-        assert {process_state(pid) for pid in pids.values()} == {"T"}, "SIGSTOPped while idle"
+        # The freeze is logged, then the groups are signalled: the stop follows.
+        deadline = time.monotonic() + 5
+        while {process_state(pid) for pid in pids.values()} != {"T"}:
+            assert time.monotonic() < deadline, "not SIGSTOPped while idle"
+            time.sleep(0.01)  # the kernel stops the threads asynchronously; bounded
         assert sb.invoke({}).status == 200, "thawed to take the next event"
         assert len(sb.of_kind("environment.thaw")) >= 1
         assert sb.stop() == 0
