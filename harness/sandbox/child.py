@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Iterable, List, Mapping, Optional, Protocol, Sequence, Type
 
-from harness.sandbox import sweep
+from harness.sandbox import pidfd, sweep
 from harness.sandbox.forkserver import ForkServer
 
 
@@ -43,9 +42,6 @@ class SandboxProcess(Protocol):
 class StopTimeouts:
     term_s: float = 10.0  # SIGTERM to the sandbox -> SIGKILL to its group (its limit is 2 s)
     kill_s: float = 10.0  # SIGKILL -> reaped
-
-
-REAPED_WITHIN_S = 5.0
 
 
 class SandboxChild:
@@ -125,30 +121,16 @@ class SandboxChild:
         50 ms, which every cell would pay.
         """
         assert self.proc is not None
-        if self.proc.poll() is None and _wait_readable_pidfd(self.proc.pid, timeout_s):
-            # Exited, or still running at the deadline: one more short wait
-            # either reaps it at once or (a fork server's child) takes its
-            # reported exit code, which follows within moments.
-            timeout_s = REAPED_WITHIN_S if self._exited() else 0.0
+        if self.proc.poll() is None:
+            exited = pidfd.wait_exit(self.proc.pid, timeout_s)
+            if exited is not None:
+                # Ended: reap it (or take a fork server's report, which follows
+                # within moments); still running at the deadline: do not wait again.
+                timeout_s = pidfd.REAPED_WITHIN_S if exited else 0.0
         try:
             return self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             return None
-
-    def _exited(self) -> bool:
-        """True once the process has ended (it may not be reaped yet)."""
-        assert self.proc is not None
-        try:
-            os.kill(self.proc.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        try:  # a zombie still answers kill(0)
-            with open(f"/proc/{self.proc.pid}/stat") as stat:
-                return stat.read().rsplit(")", 1)[-1].split()[0] == "Z"
-        except OSError:
-            return True
 
     def stop(self) -> "StopOutcome":
         """SIGTERM, wait ``term_s``, then SIGKILL to the group and wait ``kill_s``."""
@@ -184,19 +166,3 @@ class SandboxChild:
 class StopOutcome:
     returncode: Optional[int]  # None: not even SIGKILL ended it within kill_s
     killed: bool  # SIGTERM was not enough
-
-
-def _wait_readable_pidfd(pid: int, timeout_s: float) -> bool:
-    """Wait until ``pid`` exits or ``timeout_s`` passes; False when no pidfd could be had."""
-    pidfd_open = getattr(os, "pidfd_open", None)
-    if pidfd_open is None:
-        return False
-    try:
-        fd = pidfd_open(pid)
-    except OSError:
-        return False
-    try:
-        select.select([fd], [], [], timeout_s)
-    finally:
-        os.close(fd)
-    return True

@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import select
 import signal
 import subprocess
 import threading
@@ -23,7 +22,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 from harness.errors import LabError
 from harness.paths import PROJECT_ROOT
-from harness.sandbox import sweep
+from harness.sandbox import pidfd, sweep
 
 # The server's own environment: enough to import the sandbox, nothing of a cell's.
 SERVER_ENV_PASSED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
@@ -122,19 +121,13 @@ class ForkedProcess:
 
     def wait(self, timeout: Optional[float] = None) -> int:
         if self.poll() is None:
-            pidfd_open = getattr(os, "pidfd_open", None)
-            if pidfd_open is not None:
-                try:
-                    fd = pidfd_open(self.pid)
-                except OSError:
-                    pass  # already gone: the server's report follows
-                else:
-                    try:
-                        select.select([fd], [], [], timeout)
-                    finally:
-                        os.close(fd)
-            # Gone: the server reaps it and reports within moments.
-            self.returncode = self.server.exit_code(self.pid, 5.0 if timeout is None else timeout)
+            exited = pidfd.wait_exit(self.pid, timeout)
+            # Ended: the server reaps it and reports within moments. Without a
+            # pidfd, the server's report is what is waited for.
+            report_s = pidfd.REAPED_WITHIN_S if exited else 0.0
+            if exited is None:
+                report_s = pidfd.REAPED_WITHIN_S if timeout is None else timeout
+            self.returncode = self.server.exit_code(self.pid, report_s)
         if self.returncode is None:
             raise subprocess.TimeoutExpired([str(self.pid)], timeout or 0)
         return self.returncode
