@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "fix" / "src"))  # lambda_shutdown_hook, the fix as shipped
 
 from support.factories import make_function_dir  # noqa: E402
 from support.fakes import FakeLambdaApi  # noqa: E402

@@ -43,6 +43,19 @@ def search_path_prefix(
     return prefix
 
 
+def site_directories(
+    task_root: str, opt_dir: str, pythonpath: Optional[str], version: str
+) -> List[str]:
+    """The directories whose ``.pth`` files the managed runtime runs, in order.
+
+    The real bootstrap.py (``add_default_site_directories``) calls
+    ``site.addsitedir`` on the task root, and, only when ``PYTHONPATH`` is
+    unset, on the layers' ``python/lib/pythonX.Y/site-packages`` and ``python``:
+    the same entries as ``search_path_prefix``, so a layer's ``.pth`` runs too.
+    """
+    return search_path_prefix(task_root, opt_dir, pythonpath, version)
+
+
 def parse_opt_dir(argv: Sequence[str]) -> str:
     """The ``--opt-dir DIR`` the startup script passes (default /opt); bad arguments
     exit 2 with a usage line."""
@@ -61,10 +74,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     opt_dir = parse_opt_dir(sys.argv[1:] if argv is None else argv)
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     version = "{}.{}".format(*sys.version_info[:2])
-    sys.path[0:0] = search_path_prefix(task_root, opt_dir, os.environ.get("PYTHONPATH"), version)
-    # The task root is on sys.path already, so addsitedir does not add it
-    # again; it runs the task root's .pth files, as the managed runtime does.
-    site.addsitedir(task_root)
+    pythonpath = os.environ.get("PYTHONPATH")
+    sys.path[0:0] = search_path_prefix(task_root, opt_dir, pythonpath, version)
+    # These are on sys.path already, so addsitedir does not add them again; it
+    # runs their .pth files, as the managed runtime does (a layer's too).
+    for directory in site_directories(task_root, opt_dir, pythonpath, version):
+        site.addsitedir(directory)
     try:
         # Imported only now: a function may ship its own awslambdaric in the
         # task root, and the task root now comes first.

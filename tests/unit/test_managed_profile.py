@@ -121,3 +121,16 @@ def test_managed_python_after_the_separator_is_part_of_the_runtime_command():
 def test_bad_command_lines_say_what_is_wrong(argv, message):
     with pytest.raises(UsageError, match=message):
         parse_arguments(argv)
+
+
+def test_bootstrap_runs_pth_files_of_the_task_root_and_the_layers() -> None:
+    # The real bootstrap.py's add_default_site_directories: a layer's .pth runs too.
+    assert bootstrap.site_directories("/var/task", "/opt", None, "3.12") == [
+        "/var/task",
+        "/opt/python/lib/python3.12/site-packages",
+        "/opt/python",
+    ]
+
+
+def test_bootstrap_runs_only_the_task_roots_pth_files_when_pythonpath_is_set() -> None:
+    assert bootstrap.site_directories("/var/task", "/opt", "/mine", "3.12") == ["/var/task"]
