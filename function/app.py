@@ -3,7 +3,9 @@
 Configured through the environment, read once at import (Lambda's init phase):
 
 * ``LAB_STRATEGY``: ``signal`` (default, what AWS samples do), ``wakeup-fd``
-  (the fix in graceful_shutdown.py) or ``none``.
+  (the fix in graceful_shutdown.py), ``none``, or ``lambda-sigterm`` (the plain
+  handler, plus ``lambda_sigterm.register()`` from the PyPI package of that
+  name, as its README says to use it).
 * ``LAB_EXTENSION``: ``internal`` (default: register an internal extension so
   that Lambda sends SIGTERM) or ``none``.
 * ``LAB_INTERNAL_EXTENSION_EVENTS``: comma-separated events for that extension
@@ -32,7 +34,7 @@ from typing import Any, Dict, Mapping, NamedTuple, Tuple
 
 import graceful_shutdown
 
-STRATEGIES = ("signal", "wakeup-fd", "none")
+STRATEGIES = ("signal", "wakeup-fd", "none", "lambda-sigterm")
 EXTENSIONS = ("internal", "none")
 EXTENSION_EVENTS = ("INVOKE", "SHUTDOWN")
 
@@ -118,9 +120,13 @@ def _init() -> Tuple[Config, Resource]:
 
 
 CONFIG, RESOURCE = _init()
+if CONFIG.strategy == "lambda-sigterm":
+    import lambda_sigterm  # the PyPI package: registers an extension, and nothing more
+
+    lambda_sigterm.register()
 graceful_shutdown.install(
     _cleanup,
-    strategy=CONFIG.strategy,
+    strategy="signal" if CONFIG.strategy == "lambda-sigterm" else CONFIG.strategy,
     extension=CONFIG.extension == "internal",
     extension_events=CONFIG.extension_events,
 )

@@ -19,6 +19,7 @@ LAYERS = (
     ("report",),  # results.json, REPORT.md, report.html
     ("runner",),  # joins the stages for one cell
     ("bisect",),  # awslambdaric releases -> cells -> the release timeline and its change points
+    ("check",),  # ./lab check: a user's function through every target, without and with the fix
     ("conftest", "test_matrix"),  # pytest's entry points
 )
 

@@ -12,6 +12,8 @@ from typing import Mapping, Optional
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = PROJECT_ROOT / "function"
+# The fix as shipped: lambda-shutdown-hook (its package, layer and builder).
+FIX_DIR = PROJECT_ROOT / "fix"
 SCENARIOS_DIR = PROJECT_ROOT / "scenarios"
 # The published findings (tracked) and where runs write (ignored by git).
 RESULTS_DIR = PROJECT_ROOT / "results"

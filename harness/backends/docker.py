@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -39,12 +40,24 @@ from harness.images.container import (
 )
 from harness.images.spec import ImageSpecError, load_specs
 from harness.model.cells import Cell
+from harness.provision import strategy
+from harness.provision.fix import FixBuildError
 from harness.provision.interpreters import find_interpreter, where_searched
+from harness.provision.strategy import StrategyProvisionError
 from lambda_sandbox.eventlog import Event
 
 # The sandbox runs as uid 993 in the container and writes its log to the
 # cell's host folder, which is bind-mounted.
 CONTAINER_WRITABLE = 0o777
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A provisioned cell: its image, and the host folders its strategy adds."""
+
+    built: Any
+    layer: Optional[Path] = None
+    user_base: Optional[Path] = None
 
 
 class _Container:
@@ -119,7 +132,15 @@ class DockerBackend(BackendBase):
             raise ProvisionFailed(
                 f"image for Python {cell.python}: {type(err).__name__}: {err}"
             ) from None
-        return Provisioned(python_full_version=version, handle=built)
+        try:
+            extras = strategy.requirements(cell)
+            user_base = strategy.user_site(cell.python, extras) if extras else None
+            layer = strategy.layer_dir(cell)
+        except (StrategyProvisionError, FixBuildError, OSError) as err:
+            raise ProvisionFailed(f"strategy {cell.strategy!r}: {err}") from None
+        return Provisioned(
+            python_full_version=version, handle=_Ready(built, layer=layer, user_base=user_base)
+        )
 
     def _python_version(self, built: Any) -> str:
         if built.python_full_version:
@@ -141,9 +162,18 @@ class DockerBackend(BackendBase):
         workdir.chmod(CONTAINER_WRITABLE)
         engine = self._engine
         network = network_for(engine, os.environ)
-        built: Any = ready.handle
+        assert isinstance(ready.handle, _Ready)
+        made = ready.handle
         container = engine.containers.run(
-            **run_kwargs(cell, built.spec.tag, workdir, self.session, network)
+            **run_kwargs(
+                cell,
+                made.built.spec.tag,
+                workdir,
+                self.session,
+                network,
+                layer=made.layer,
+                user_base=made.user_base,
+            )
         )
         return _Container(container, network, workdir / "output.log")
 

@@ -22,9 +22,11 @@ from harness.backends.base import (
     ProvisionFailed,
     Timeouts,
 )
-from harness.model.cells import Cell, cell_environment
+from harness.model.cells import Cell, cell_environment, layer_environment
 from harness.model.clients import requirements, runtime_command
 from harness.paths import PROJECT_ROOT
+from harness.provision import strategy
+from harness.provision.fix import FixBuildError
 from harness.provision.interpreters import find_interpreter, where_searched
 from harness.provision.venvs import VenvBuildError, ensure_venv, venv_python
 from harness.sandbox import forkserver, sweep
@@ -42,8 +44,10 @@ def sandbox_env(
     workdir: Path,
     label: str,
     host_env: Mapping[str, str],
+    layer: Optional[Path] = None,
 ) -> Dict[str, str]:
-    """The sandbox's whole environment for ``cell``. Pure."""
+    """The sandbox's whole environment for ``cell`` (``layer``: the extracted layer that
+    plays /opt, for strategies that use one). Pure."""
     env = {k: host_env[k] for k in PASSED_THROUGH if k in host_env}
     env.update(
         {
@@ -65,6 +69,8 @@ def sandbox_env(
         }
     )
     env.update(cell_environment(cell))
+    if layer is not None:
+        env.update(layer_environment(cell, str(layer)))
     return env
 
 
@@ -120,10 +126,13 @@ class ProcessBackend(BackendBase):
         interpreter = find_interpreter(cell.python)
         if interpreter is None:
             raise CellSkipped(where_searched(cell.python))
-        wanted = requirements(cell.runtime_client, cell.runtime_client_version, cell.packages)
         try:
+            extra = strategy.requirements(cell)
+            wanted = requirements(
+                cell.runtime_client, cell.runtime_client_version, (*cell.packages, *extra)
+            )
             venv = ensure_venv(interpreter, wanted)
-        except (VenvBuildError, OSError) as err:
+        except (VenvBuildError, FixBuildError, OSError) as err:
             raise ProvisionFailed(f"venv for Python {cell.python}: {err}") from None
         return Provisioned(python_full_version=interpreter.full_version, handle=venv_python(venv))
 
@@ -134,7 +143,7 @@ class ProcessBackend(BackendBase):
         output = (workdir / "output.log").open("wb")
         child = SandboxChild(
             sandbox_argv(ready.handle, cell),
-            env=sandbox_env(cell, workdir, label, os.environ),
+            env=sandbox_env(cell, workdir, label, os.environ, strategy.layer_dir(cell)),
             cwd=cell.function_dir,
             output=output,
             label=label,

@@ -57,7 +57,8 @@ def play_cell(
     """Invoke, await each invocation's end, await the trigger's shutdown. A problem, or None."""
     resets = cell.trigger in ("timeout", "crash")
     for n in range(cell.invocations):
-        payload: Dict[str, object] = {"cell": cell.id, "invocation": n + 1}
+        payload: Dict[str, object] = json.loads(cell.event) if cell.event else {}
+        payload.update({"cell": cell.id, "invocation": n + 1})
         last = n + 1 == cell.invocations
         if last and resets:
             payload[TRIGGER_KEY] = cell.trigger

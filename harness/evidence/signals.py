@@ -37,13 +37,13 @@ def check_signals(cell: Cell, seen: Observation) -> List[str]:
     used = (seen.shutdown_rule, seen.shutdown_limit_ms, seen.shutdown_runtime_limit_ms)
     if used != (want.rule, want.limit_ms, want.runtime_limit_ms):
         reasons.append(
-            f"extension {cell.extension!r} ({cell.shutdown_model} model): expected shutdown rule "
+            f"extension {cell.effective_extension!r} ({cell.shutdown_model} model): expected shutdown rule "
             f"{want.rule!r}, limit {want.limit_ms} ms, runtime's part {want.runtime_limit_ms} ms; "
             f"the sandbox used {used[0]!r} / {used[1]} ms / {used[2]} ms"
         )
     if cell.trigger == "crash":
         return reasons + _after_a_crash(cell, seen)
-    if cell.extension == "none":
+    if cell.effective_extension == "none":
         return reasons + _no_extension(seen)
     return reasons + _runtime_first(cell, seen) + _extensions_after(cell, seen)
 
@@ -75,7 +75,7 @@ def _after_a_crash(cell: Cell, seen: Observation) -> List[str]:
     exit_ms = _runtime_exit_ms(seen)
     if exit_ms is not None and exit_ms > 0:
         reasons.append(f"the runtime exited {exit_ms} ms into the shutdown, expected before it")
-    if cell.extension == "external":
+    if cell.effective_extension == "external":
         reasons += _extensions_after(cell, seen, runtime_gone_ms=0.0)
     return reasons
 
@@ -88,7 +88,7 @@ def _runtime_first(cell: Cell, seen: Observation) -> List[str]:
     kills = [s for s in runtime if s.signal == "SIGKILL"]
     exit_ms = _runtime_exit_ms(seen)
     if not terms:
-        reasons.append(f"extension {cell.extension!r}: expected SIGTERM to the runtime")
+        reasons.append(f"extension {cell.effective_extension!r}: expected SIGTERM to the runtime")
     elif (terms[0].ms_after_shutdown_start or 0.0) > LATE_SLACK_MS:
         reasons.append(
             f"SIGTERM came {terms[0].ms_after_shutdown_start} ms into the shutdown, "
@@ -141,11 +141,11 @@ def _extensions_after(
             reasons.append(
                 f"SIGKILL to {kill.name} at {at} ms, before the {want.limit_ms} ms limit"
             )
-    if cell.extension == "internal" and seen.shutdown_events:
+    if cell.effective_extension == "internal" and seen.shutdown_events:
         reasons.append(
             f"internal extension only, yet SHUTDOWN events went to {list(seen.shutdown_events)}"
         )
-    if cell.extension == "external":
+    if cell.effective_extension == "external":
         if not subscribed:
             reasons.append("extension 'external': no external extension subscribed to SHUTDOWN")
         missing = [name for name in subscribed if name not in seen.shutdown_events]

@@ -24,7 +24,7 @@ from harness.images.spec import (
     ImageSpec,
     spec_for,
 )
-from harness.model.cells import Cell, cell_environment
+from harness.model.cells import Cell, cell_environment, layer_environment
 from harness.paths import FUNCTION_DIR, PROJECT_ROOT
 from harness.sandbox import sweep
 
@@ -35,6 +35,10 @@ LAB_EXTENSIONS_DIR = "/opt/lab-extensions"  # function/extensions/
 LEGACY_RUNTIME = "/opt/lab/legacy_runtime.py"
 PROJECT_MOUNT = "/opt/project"  # the project, read-only, for a cell's own function dir
 RUN_DIR = "/lab-run"  # the cell's host folder: the event log
+LAYER_DIR = "/opt/lab-layer"  # a strategy's layer (the fix's), playing /opt for the runtime
+USER_BASE = (
+    "/opt/lab-userbase"  # a strategy's packages: the interpreter's user site (PYTHONUSERBASE)
+)
 INVOKE_PORT_IN_CONTAINER = 8080
 # The sandbox starting the managed runtime's bootstrap with the image's python3.
 MANAGED_ENTRYPOINT = ["python3", "-m", "lambda_sandbox", "--managed-python", "python3"]
@@ -104,9 +108,16 @@ def labels(session: str, cell_id: str) -> Dict[str, str]:
 
 
 def run_kwargs(
-    cell: Cell, image: str, host_dir: Path, session: str, network: str
+    cell: Cell,
+    image: str,
+    host_dir: Path,
+    session: str,
+    network: str,
+    layer: Optional[Path] = None,
+    user_base: Optional[Path] = None,
 ) -> Dict[str, Any]:
-    """docker-py ``containers.run`` keyword arguments for ``cell``. Pure."""
+    """docker-py ``containers.run`` keyword arguments for ``cell``; ``layer`` and
+    ``user_base`` are host folders the cell's strategy adds (mounted read-only). Pure."""
     if network not in NETWORKS:
         raise ValueError(f"network: one of {NETWORKS}, got {network!r}")
     volumes: Dict[str, Dict[str, str]] = {str(host_dir): {"bind": RUN_DIR, "mode": "rw"}}
@@ -119,6 +130,13 @@ def run_kwargs(
     if ext_mount and cell.extension == "external":
         volumes[ext_mount] = {"bind": LAB_EXTENSIONS_DIR, "mode": "ro"}
     env = container_env(cell, f"{session}/{cell.id}", network)
+    if layer is not None:
+        volumes[str(layer)] = {"bind": LAYER_DIR, "mode": "ro"}
+        env.update(layer_environment(cell, LAYER_DIR))
+    if user_base is not None:
+        # Processed at interpreter start like site-packages (pip install in an image).
+        volumes[str(user_base)] = {"bind": USER_BASE, "mode": "ro"}
+        env["PYTHONUSERBASE"] = USER_BASE
     if any(v.startswith(PROJECT_MOUNT + "/") for v in env.values()):
         volumes[str(PROJECT_ROOT)] = {"bind": PROJECT_MOUNT, "mode": "ro"}
     kwargs: Dict[str, Any] = {

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Protocol, Tuple
 
+from harness.model import strategies
+
 EXTENSIONS = ("none", "internal", "external")
-STRATEGIES = ("signal", "wakeup-fd", "none")
+STRATEGIES = strategies.NAMES
 # stop: SIGTERM to the sandbox (a container stop); idle: the idle environment is
 # reaped; timeout: the last invocation outlives the function timeout; crash: the
 # runtime process dies during the last invocation. The last two reset the
@@ -137,6 +139,8 @@ class Cell:
     # legacy client) or "managed" (the managed runtime's bootstrap).
     target: str = ""
     start: str = "direct"
+    # The invocation payload's base (compact JSON; scenario key `event`).
+    event: str = ""
 
     @property
     def id(self) -> str:
@@ -176,14 +180,20 @@ class Cell:
         return dict(self.env).get(SHUTDOWN_MODEL_VARIABLE, "docs").strip().lower() or "docs"
 
     @property
+    def effective_extension(self) -> str:
+        """The extensions the cell runs with, its strategy's own included."""
+        return strategies.effective_extension(self.extension, self.strategy, self.start)
+
+    @property
     def shutdown_rule(self) -> ShutdownRule:
-        return SHUTDOWN_RULES[self.shutdown_model][self.extension]
+        return SHUTDOWN_RULES[self.shutdown_model][self.effective_extension]
 
 
 def cell_environment(cell: Cell) -> Dict[str, str]:
     """What a cell sets in the sandbox's environment, whichever backend runs it. Pure."""
+    strategy = strategies.STRATEGIES[cell.strategy]
     env = {
-        "LAB_STRATEGY": cell.strategy,
+        "LAB_STRATEGY": strategy.function_strategy,
         "LAB_EXTENSION": "internal" if cell.extension == "internal" else "none",
     }
     if cell.trigger == "idle":
@@ -192,5 +202,20 @@ def cell_environment(cell: Cell) -> Dict[str, str]:
         env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = f"{TIMEOUT_TRIGGER_S:g}"
     if cell.execution_env is not None:
         env["AWS_EXECUTION_ENV"] = cell.execution_env
+    # The strategy's own configuration (a managed runtime's bootstrap overrides
+    # AWS_EXECUTION_ENV with its own, as Lambda's does).
+    env.update(dict(strategy.env))
     env.update(dict(cell.env))
+    return env
+
+
+def layer_environment(cell: Cell, opt_dir: str) -> Dict[str, str]:
+    """The sandbox settings that put the fix's layer, extracted at ``opt_dir`` (as the
+    backend sees it), where the cell's runtime finds layers. Pure."""
+    strategy = strategies.STRATEGIES[cell.strategy]
+    if not strategy.layer:
+        return {}
+    env = {"LAMBDA_SANDBOX_OPT_DIR": opt_dir}
+    if strategy.wrapper:
+        env["AWS_LAMBDA_EXEC_WRAPPER"] = f"{opt_dir}/{strategies.WRAPPER_IN_LAYER}"
     return env

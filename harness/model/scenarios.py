@@ -15,6 +15,8 @@ invocations = 1                       # optional, default 1
 idle_timeout_s = 1                    # optional: the idle trigger's timeout
 extensions_dir = "function/extensions"  # optional: default <function_dir>/extensions
 packages = ["pika"]                   # optional: the function's own packages (pins.toml)
+event = "examples/x/event.json"       # optional: the invocation payload (a JSON object; the lab
+                                      # adds its own keys: cell, invocation, lab_trigger)
 tag = "slow"                          # optional: appended to cell ids, to tell apart scenarios
                                       # that share a matrix point (e.g. by a setting in [env])
 [probes.broker]                       # optional: also judge the cell at the AMQP broker
@@ -27,14 +29,15 @@ python = ["3.7", "3.8", "3.12"]
 runtime_client = ["awslambdaric"]     # or "awslambdaric==2.2.1", "legacy"
 execution_env = [""]                  # "" = unset
 extension = ["internal"]              # none | internal | external
-strategy = ["signal"]                 # signal | wakeup-fd | none
+strategy = ["signal"]                 # harness/model/strategies.py: none | signal | wakeup-fd |
+                                      # layer | wrapper | package | execution-env | lambda-sigterm
 trigger = ["stop", "idle"]            # stop | idle | timeout | crash
 [expect]
 cleanup = false
 reason = "..."
 source = "FACTS.md: ..."
 [[override]]                          # optional, applied in order, last match wins
-when = { execution_env = "AWS_Lambda_python3.12" }
+when = { execution_env = "AWS_Lambda_python3.12" }  # matrix keys, and start (managed | direct)
 cleanup = true
 reason = "..."
 source = "..."
@@ -44,6 +47,7 @@ source = "..."
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +97,11 @@ TOP_KEYS = (
     "packages",
     "probes",
     "tag",
+    "event",
 )
+# Besides the matrix keys, an override may match how a target's runtime starts.
+WHEN_KEYS = (*MATRIX_KEYS, "start")
+STARTS = ("managed", "direct")
 EXPECT_KEYS = ("cleanup", "reason", "source")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -141,6 +149,7 @@ class Scenario:
     overrides: Tuple[Override, ...]
     packages: Tuple[str, ...] = ()  # pinned requirements, "name==version"
     tag: str = ""
+    event: str = ""  # the invocation payload's base, as compact JSON ("" for none)
     probes: Tuple[Tuple[str, Tuple[Tuple[str, Any], ...]], ...] = ()
 
 
@@ -255,15 +264,18 @@ def _overrides(
         when_raw = check.table(key + ".when", check.required(table, "when", key + "."))
         if not when_raw:
             raise check.fail(key + ".when", "at least one matrix key")
-        check.no_unknown(key + ".when", when_raw, MATRIX_KEYS)
+        check.no_unknown(key + ".when", when_raw, WHEN_KEYS)
         when = []
         for dim, value in when_raw.items():
             values = _string_list(check, f"{key}.when.{dim}", value)
             # A target may be named even when this matrix runs fewer of them, so
             # that one file of expectations serves any selection of targets.
-            known = (
-                tuple(t.name for t in targets.load_targets()) if dim == "target" else matrix[dim]
-            )
+            if dim == "target":
+                known = tuple(t.name for t in targets.load_targets())
+            elif dim == "start":
+                known = STARTS
+            else:
+                known = matrix[dim]
             for one in values:
                 if one not in known:
                     raise check.fail(
@@ -344,6 +356,7 @@ def parse_scenario(path: Path, text: str, probe_check: ProbeCheck = no_probes) -
         tag = check.string("tag", data["tag"])
         if not _NAME.match(tag):
             raise check.fail("tag", "lower-case letters, digits, '.', '_' or '-'", tag)
+    event = _event(check, data)
 
     return Scenario(
         path=path,
@@ -362,7 +375,21 @@ def parse_scenario(path: Path, text: str, probe_check: ProbeCheck = no_probes) -
         packages=packages,
         probes=probes,
         tag=tag,
+        event=event,
     )
+
+
+def _event(check: _Checker, data: Mapping[str, Any]) -> str:
+    if "event" not in data:
+        return ""
+    path = check.path_in_project("event", data["event"])
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise check.fail("event", "a readable JSON file", f"{path}: {err}") from None
+    if not isinstance(payload, dict):
+        raise check.fail("event", "a JSON object", type(payload).__name__)
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
 def _packages(check: _Checker, data: Mapping[str, Any]) -> Tuple[str, ...]:
@@ -415,6 +442,7 @@ def expand(scenario: Scenario) -> List[Cell]:
                 f"=={target.client_version}" if target.client_version else ""
             )
             start = target.start
+        values["start"] = start  # an override may match it
         spec = parse_client(values["runtime_client"])
         version = resolve_version(spec, values["python"])
         if version is None:
@@ -447,6 +475,7 @@ def expand(scenario: Scenario) -> List[Cell]:
                 tag=scenario.tag,
                 target=values["target"],
                 start=start,
+                event=scenario.event,
             )
         )
     return cells

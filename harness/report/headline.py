@@ -1,9 +1,11 @@
-"""The headline: per deployment target, does the cleanup run? Pure: results in, rows out.
+"""The headline tables: per deployment target, does the cleanup run? Pure: results in, rows out.
 
 One row per target of targets.toml (a target ``same_as`` another shows that
-one's evidence), four answers: a plain ``signal.signal`` cleanup with an
-internal extension and with an external one, and the wakeup-fd fix with
-each. REPORT.md and report.html render the same rows.
+one's evidence), one answer per column. The first table: a plain
+``signal.signal`` cleanup with an internal extension and with an external
+one, and the wakeup-fd fix with each. Scenarios with a table of their own
+(``TABLES``: the strategies, AWS's demo) answer there and only there.
+REPORT.md and report.html render the same rows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,63 @@ COLUMNS: Tuple[Tuple[str, str, str], ...] = (
     ("signal", "external", "plain handler, external extension"),
     ("wakeup-fd", "internal", "the fix, internal extension"),
     ("wakeup-fd", "external", "the fix, external extension"),
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One headline table: whose results, titled how, which (strategy, extension) columns."""
+
+    scenario: Optional[str]  # None: every scenario without a table of its own
+    title: str
+    intro: str
+    columns: Tuple[Tuple[str, str, str], ...]
+
+
+TABLES: Tuple[Table, ...] = (
+    Table(
+        None,
+        "Does my function's SIGTERM cleanup run? (per deployment target)",
+        "*Plain handler* is `signal.signal(SIGTERM, ...)` as AWS's samples write it; *the fix* "
+        "is the wakeup-fd watcher (`function/graceful_shutdown.py`).",
+        COLUMNS,
+    ),
+    Table(
+        "strategies",
+        "What each strategy does (per deployment target, internal extension)",
+        "The strategies of `harness/model/strategies.py`: nothing, the plain handler, the code "
+        "change (wakeup-fd), the lambda-shutdown-hook layer, its wrapper script and its package "
+        "(`fix/`), AWS_EXECUTION_ENV set by hand, and the PyPI package lambda-sigterm.",
+        tuple(
+            (s, "internal", s)
+            for s in (
+                "none",
+                "signal",
+                "wakeup-fd",
+                "layer",
+                "wrapper",
+                "package",
+                "execution-env",
+                "lambda-sigterm",
+            )
+        ),
+    ),
+    Table(
+        "aws-graceful-shutdown",
+        "AWS's graceful-shutdown demo, unmodified (per deployment target)",
+        "aws-samples/graceful-shutdown-with-aws-lambda's Python function "
+        "(`examples/aws-graceful-shutdown/`), as written and with the lambda-shutdown-hook "
+        "layer or package; without an extension, and with an external one (its template "
+        "attaches Lambda Insights).",
+        (
+            ("signal", "none", "as written"),
+            ("layer", "none", "+ layer"),
+            ("package", "none", "+ package"),
+            ("signal", "external", "as written, external ext."),
+            ("layer", "external", "+ layer, external ext."),
+            ("package", "external", "+ package, external ext."),
+        ),
+    ),
 )
 
 
@@ -55,11 +114,19 @@ def _answer(results: Sequence[CellResult]) -> Answer:
     return Answer("runs" if outcomes.pop() else "lost", agrees, evidence)
 
 
-def headline_rows(results: Sequence[CellResult], targets: Sequence[Target]) -> List[Row]:
-    """A row per target, in targets.toml's order; empty when no result names a target."""
+def _in(table: Table, result: CellResult) -> bool:
+    if table.scenario is not None:
+        return result.scenario == table.scenario
+    return result.scenario not in {t.scenario for t in TABLES if t.scenario}
+
+
+def headline_rows(
+    results: Sequence[CellResult], targets: Sequence[Target], table: Table = TABLES[0]
+) -> List[Row]:
+    """A row per target, in targets.toml's order; empty when no result of the table names one."""
     by_target: Dict[str, List[CellResult]] = {}
     for r in results:
-        if r.target and r.trigger == "stop":
+        if r.target and r.trigger == "stop" and _in(table, r):
             by_target.setdefault(r.target, []).append(r)
     if not by_target:
         return []
@@ -69,7 +136,7 @@ def headline_rows(results: Sequence[CellResult], targets: Sequence[Target]) -> L
         mine = by_target.get(source, [])
         answers = tuple(
             _answer([r for r in mine if (r.strategy, r.extension) == (strategy, extension)])
-            for strategy, extension, _ in COLUMNS
+            for strategy, extension, _ in table.columns
         )
         rows.append(Row(target, target.same_as, answers))
     return rows

@@ -34,21 +34,25 @@ def _cell(answer: headline.Answer) -> str:
 
 
 def render_headline_html(results: Sequence[CellResult], targets: Sequence[Target]) -> str:
-    """The table, or nothing when no result names a deployment target."""
-    rows = headline.headline_rows(results, targets)
+    """The tables, or nothing when no result names a deployment target."""
+    return "".join(_table(results, targets, table) for table in headline.TABLES)
+
+
+def _table(results: Sequence[CellResult], targets: Sequence[Target], table: headline.Table) -> str:
+    rows = headline.headline_rows(results, targets, table)
     if not rows:
         return ""
-    head = "".join(f"<th>{_e(title)}</th>" for _, _, title in headline.COLUMNS)
+    head = "".join(f"<th>{_e(title)}</th>" for _, _, title in table.columns)
     body = "".join(
         f"<tr><th>{_e(row.target.name)}</th><td>{_e(headline.describe(row.target, targets))}</td>"
         + "".join(_cell(a) for a in row.answers)
         + "</tr>"
         for row in rows
     )
+    anchor = "headline" if table.scenario is None else f"headline-{table.scenario}"
     return (
-        '<h2 id="headline">Does my function\'s SIGTERM cleanup run? (per deployment target)</h2>'
-        "<p>Trigger stop; a plain <code>signal.signal</code> handler and the wakeup-fd fix, "
-        "with an internal and with an external extension. Click an answer for its event log.</p>"
+        f'<h2 id="{_e(anchor)}">{_e(table.title)}</h2>'
+        f"<p>Trigger stop. {_e(table.intro)} Click an answer for its event log.</p>"
         f'<table class="headline"><tr><th>deployment target</th><th>runtime</th>{head}</tr>'
         f"{body}</table>"
     )

@@ -119,19 +119,27 @@ def _headline_word(answer: headline.Answer) -> str:
 
 
 def _headline(results: Sequence[CellResult]) -> List[str]:
-    """Per deployment target: does the cleanup run (the table a Lambda developer wants)."""
+    """Per deployment target: does the cleanup run (the tables a Lambda developer wants)."""
     known = targets.load_targets()
-    rows = headline.headline_rows(results, known)
+    lines: List[str] = []
+    for table in headline.TABLES:
+        lines += _headline_table(results, known, table)
+    return lines
+
+
+def _headline_table(
+    results: Sequence[CellResult], known: Sequence[targets.Target], table: headline.Table
+) -> List[str]:
+    rows = headline.headline_rows(results, known, table)
     if not rows:
         return []
-    head = ["deployment target", "runtime", *(title for _, _, title in headline.COLUMNS)]
+    head = ["deployment target", "runtime", *(title for _, _, title in table.columns)]
     lines = [
         "",
-        "## Does my function's SIGTERM cleanup run? (per deployment target)",
+        f"## {table.title}",
         "",
         "Trigger `stop`; ✓: what FACTS.md leads one to expect; [log]: the event log behind "
-        "the answer. *Plain handler* is `signal.signal(SIGTERM, ...)` as AWS's samples write "
-        "it; *the fix* is the wakeup-fd watcher (`function/graceful_shutdown.py`).",
+        "the answer. " + table.intro,
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -140,6 +148,8 @@ def _headline(results: Sequence[CellResult]) -> List[str]:
         answers = [_headline_word(a) for a in row.answers]
         runtime = headline.describe(row.target, known)
         lines.append("| " + " | ".join([row.target.name, runtime, *answers]) + " |")
+    if table.scenario is not None:
+        return lines
     stand_ins = [t for t in known if t.stand_in]
     if stand_ins:
         lines += ["", "Stand-ins:", ""]

@@ -5,7 +5,7 @@ files (``site.addsitedir``, as the managed runtime's bootstrap does with the
 task root and a layer's ``python/``), in an environment that looks like a
 Lambda runtime's (AWS_LAMBDA_RUNTIME_API, _HANDLER, LAMBDA_TASK_ROOT). The
 function installs its own SIGTERM handler *after* the hook, as functions do.
-The main thread then waits in native code as awslambdaric's ``next`` does:
+It runs as a script (``python runtime.py``), as runtimes do. The main thread then waits in native code as awslambdaric's ``next`` does:
 libc ``read`` through ctypes, resumed by the kernel after the C-level handler
 (SA_RESTART), so a plain Python handler never runs (the control test shows
 it). Readiness comes from /proc, never from sleeps.
@@ -112,6 +112,8 @@ else:
 def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("fix-dist")
     wheel, _ = builder().build_all(out)
+    # A script, not `python -c`: the hook leaves one-off -c commands alone.
+    (out / "runtime.py").write_text(CHILD, encoding="utf-8")
     return installed_site_dir(wheel, out / "site")
 
 
@@ -132,7 +134,7 @@ def start(
     if wait == "native":
         require_proc_syscall()
     child = ChildProcess(
-        [python_for(version), "-c", CHILD, str(site), wait, *flags],
+        [python_for(version), str(site.parent / "runtime.py"), str(site), wait, *flags],
         lambda_env() if env is None else env,
     )
     try:

@@ -32,6 +32,7 @@ RUNTIME = {
         ({**RUNTIME, "AWS_LAMBDA_RUNTIME_API": ""}, "", "not in a Lambda execution environment"),
         ({"AWS_LAMBDA_RUNTIME_API": "x:1"}, "/opt/extensions/ext", "not the runtime process"),
         ({**RUNTIME}, "/opt/extensions/telemetry", "is an external extension"),
+        ({**RUNTIME}, "-c", "a python -c command"),
         ({**RUNTIME, "LAMBDA_SHUTDOWN_HOOK": "off"}, "", "disabled by LAMBDA_SHUTDOWN_HOOK=off"),
         ({**RUNTIME, "LAMBDA_SHUTDOWN_HOOK": "0"}, "", "disabled"),
         ({**RUNTIME, "LAMBDA_SHUTDOWN_HOOK": "on"}, "", None),

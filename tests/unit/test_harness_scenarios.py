@@ -67,7 +67,7 @@ def test_explicit_client_version_and_unset_env(tmp_path: Path, function_dir: Pat
             'strategy = ["signal"]',
             'strategy = ["wakeup_fd"]',
             "'matrix.strategy'",
-            "signal, wakeup-fd, none",
+            "none, signal, wakeup-fd, layer",
         ),
         ('trigger = ["stop", "idle"]', 'trigger = ["kill"]', "'matrix.trigger'", "stop, idle"),
         (
@@ -187,3 +187,50 @@ def test_the_experiments() -> None:
         assert cell.expectation.reason and cell.expectation.source.startswith("FACTS.md")
         if cell.extension == "none" or cell.strategy == "none":
             assert not cell.expectation.cleanup, cell.id
+
+
+def test_the_strategies_and_the_aws_demo() -> None:
+    cells = load_cells(PROJECT_ROOT / "scenarios" / "strategies", probes.check_settings)
+    by = {(c.scenario, c.target, c.extension, c.strategy): c for c in cells}
+    assert {c.strategy for c in cells if c.scenario == "strategies"} == {
+        "none",
+        "signal",
+        "wakeup-fd",
+        "layer",
+        "wrapper",
+        "package",
+        "execution-env",
+        "lambda-sigterm",
+    }
+    # Layers reach managed runtimes only; AWS_EXECUTION_ENV set by hand, images only.
+    assert by["strategies", "python3.8", "internal", "layer"].expectation.cleanup
+    assert not by[
+        "strategies", "custom image 3.8 (lambda)", "internal", "layer"
+    ].expectation.cleanup
+    assert by[
+        "strategies", "custom image 3.8 (lambda)", "internal", "execution-env"
+    ].expectation.cleanup
+    assert not by["strategies", "python3.8", "internal", "execution-env"].expectation.cleanup
+    assert not by["strategies", "python3.12", "internal", "none"].expectation.cleanup
+    # AWS's demo, unmodified, gets its API Gateway event.
+    demo = by["aws-graceful-shutdown", "python3.10", "none", "layer"]
+    assert demo.expectation.cleanup and demo.shutdown_rule.rule == "internal-only"
+    assert '"requestContext"' in demo.event and demo.handler == "app.lambda_handler"
+    plain = by["aws-graceful-shutdown", "python3.10", "none", "signal"]
+    assert not plain.expectation.cleanup and plain.shutdown_rule.rule == "no-extensions"
+
+
+def test_an_override_may_match_how_the_runtime_starts(tmp_path: Path, function_dir: Path) -> None:
+    text = good(function_dir).split("[[override]]")[0] + (
+        '[[override]]\nwhen = { start = ["sideways"] }\n'
+        'cleanup = true\nreason = "r"\nsource = "s"\n'
+    )
+    with pytest.raises(ScenarioError, match=r"when\.start'.*'managed', 'direct'"):
+        load_scenario(write(tmp_path, text))
+
+
+def test_an_event_must_be_a_json_object(tmp_path: Path, function_dir: Path) -> None:
+    (tmp_path / "event.json").write_text("[1, 2]")
+    text = f'event = "{tmp_path / "event.json"}"\n' + good(function_dir)
+    with pytest.raises(ScenarioError, match="'event': expected a JSON object"):
+        load_scenario(write(tmp_path, text))

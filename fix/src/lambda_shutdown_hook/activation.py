@@ -33,8 +33,13 @@ def refusal(env: Mapping[str, str], pid: int, argv0: str = "") -> Optional[str]:
     # where it lives (/opt/extensions/NAME).
     if not env.get("_HANDLER") and not env.get("LAMBDA_TASK_ROOT"):
         return "not the runtime process (_HANDLER and LAMBDA_TASK_ROOT are unset: an extension?)"
-    if os.path.basename(os.path.dirname(argv0)) == "extensions":
+    if os.path.basename(os.path.dirname(argv0)).endswith("extensions"):
         return f"not the runtime process ({argv0} is an external extension)"
+    # A runtime is a script or a module (bootstrap.py, python -m awslambdaric);
+    # a one-off `python -c` (a wrapper script's probe, say) must not register an
+    # extension it will never serve: Lambda's init would wait for it.
+    if argv0 == "-c":
+        return "not the runtime process (a python -c command)"
     owner = env.get(OWNER_VARIABLE, "")
     if owner and owner != str(pid):
         return f"a process started by the runtime (the hook is active in pid {owner})"

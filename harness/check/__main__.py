@@ -1,0 +1,5 @@
+import sys
+
+from harness.check.cli import main
+
+sys.exit(main())
