@@ -9,7 +9,7 @@ Lambda extracts layers into /opt (modes kept: the wrapper stays executable).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import pytest
 from support.interpreters import awslambdaric_python
@@ -29,7 +29,12 @@ def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_managed(
-    version: str, layer: Path, workdir: Path, env: Dict[str, str], unset: Sequence[str]
+    version: str,
+    layer: Path,
+    workdir: Path,
+    env: Dict[str, str],
+    unset: Sequence[str],
+    replies: Optional[List[bytes]] = None,
 ) -> str:
     python = awslambdaric_python(version)
     settings = {"LAB_STRATEGY": "signal", "LAB_EXTENSION": "none", **env}
@@ -44,7 +49,10 @@ def run_managed(
         sandbox_args=["--managed-python", str(python)],
         unset=unset,
     ) as sb:
-        assert sb.invoke({}).status == 200
+        reply = sb.invoke({"word": "na\u00efve", "n": [1, 2.5, None]})
+        assert reply.status == 200, reply.body
+        if replies is not None:
+            replies.append(reply.body)
         assert sb.stop() == 0
     return sb.output_path.read_text(encoding="utf-8", errors="replace")
 
@@ -72,3 +80,16 @@ def test_the_wrapper_switches_it_on_even_with_pythonpath_set(layer: Path, tmp_pa
     out = run_managed("3.8", layer, tmp_path / "run", env, unset=())
     assert ACTIVE.format("wrapper") in out, out
     assert "[runtime] SIGTERM received: cleaning up" in out, out
+
+
+def test_the_functions_json_response_is_byte_for_byte_the_same(layer: Path, tmp_path: Path) -> None:
+    # The hook neither writes to stdout nor sets AWS_EXECUTION_ENV (which changes
+    # awslambdaric's JSON encoding): the invoker gets the same bytes.
+    bodies: List[bytes] = []
+    plain = tmp_path / "empty-opt"
+    plain.mkdir()
+    run_managed("3.8", plain, tmp_path / "without", {}, ("PYTHONPATH",), bodies)
+    out = run_managed("3.8", layer, tmp_path / "with", {}, ("PYTHONPATH",), bodies)
+    assert ACTIVE.format("site") in out, out
+    assert bodies[0] == bodies[1], bodies
+    assert b'"na\\u00efve"' in bodies[0]

@@ -191,6 +191,9 @@ def test_the_experiments() -> None:
 
 def test_the_strategies_and_the_aws_demo() -> None:
     cells = load_cells(PROJECT_ROOT / "scenarios" / "strategies", probes.check_settings)
+    cells += load_cells(
+        PROJECT_ROOT / "examples" / "aws-graceful-shutdown" / "scenarios", probes.check_settings
+    )
     by = {(c.scenario, c.target, c.extension, c.strategy): c for c in cells}
     assert {c.strategy for c in cells if c.scenario == "strategies"} == {
         "none",
