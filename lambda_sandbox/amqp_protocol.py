@@ -7,8 +7,6 @@ convention (the Lambda Runtime API Daemon's RPC pattern).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 from urllib.parse import quote, urlsplit
 
 from lambda_sandbox.config import Config, ConfigError
+from lambda_sandbox.header_values import client_context_header, trace_id_header
 from lambda_sandbox.invocations import (
     MAX_PAYLOAD_BYTES,
     InvokeResult,
@@ -165,7 +164,7 @@ def parse_request(
     payload = body if body.strip() else b"{}"
     try:
         json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return reject(f"the body is not JSON: {exc}")
     headers = headers or {}
     try:
@@ -176,11 +175,11 @@ def parse_request(
     client_context = None
     if raw_context:
         try:
-            client_context = base64.b64decode(raw_context, validate=True).decode("utf-8")
-            json.loads(client_context)
-        except (binascii.Error, UnicodeDecodeError, ValueError):
+            client_context = client_context_header(raw_context)
+        except ValueError:
             return reject(f"the {HEADER_CLIENT_CONTEXT} header is not base64-encoded JSON")
-    return Request(reply_to, correlation_id, payload, client_context, trace or None)
+    # A free-text property: passed on only if it can be a header as it is.
+    return Request(reply_to, correlation_id, payload, client_context, trace_id_header(trace))
 
 
 def reply_for(result: InvokeResult, request_id: str) -> Tuple[bytes, Dict[str, str]]:

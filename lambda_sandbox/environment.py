@@ -120,6 +120,9 @@ class ExecutionEnvironment:
         self._log_lines: Optional[List[str]] = None  # the current invocation's log (Tail)
         self._current: Optional[Invocation] = None
         self._processes: Dict[str, Child] = {}
+        # Every process group the environment started, exited leaders included:
+        # what is left in them is killed when the shutdown ends.
+        self._groups: List[Child] = []
         self._runtime_box: Mailbox = queue.Queue()
         self._extension_boxes: Dict[str, Mailbox] = {}
         self._extension_names: Dict[str, str] = {}
@@ -271,8 +274,10 @@ class ExecutionEnvironment:
             except OSError as exc:
                 log.error("extension %s could not start: %s", name, exc)
                 self.console.line(extension_launch_error_line(name, str(exc)))
+                followups.append(lc.ExtensionLaunchFailed(name, str(exc)))
                 continue
             self._processes[name] = child
+            self._groups.append(child)
             self._log_start(child)
             followups.append(lc.ProcessStarted(name))
             names.append(name)
@@ -305,6 +310,7 @@ class ExecutionEnvironment:
             followups.append(lc.ProcessExited(lc.RUNTIME, f"could not start: {exc}"))
             return
         self._processes[lc.RUNTIME] = child
+        self._groups.append(child)
         self._log_start(child)
         followups.append(lc.ProcessStarted(lc.RUNTIME))
 
@@ -460,6 +466,13 @@ class ExecutionEnvironment:
             self._supervisor.signal(self._processes[name], signame)
 
     def _do_shutdown_ended(self, action: lc.ShutdownEnded, followups: List[lc.Event]) -> None:
+        # Lambda removes the whole environment: whatever a process left in its
+        # group (a child that ignores SIGTERM, say) goes with it, also when the
+        # group's leader already exited by itself.
+        for child in self._groups:
+            if self._supervisor.signal(child, "SIGKILL"):
+                log.warning("SIGKILL to what was left in the process group of %s", child.name)
+        self._groups = []
         started = self._shutdown_started or time.monotonic()
         self._log(
             Kind.SHUTDOWN_END,
@@ -492,7 +505,10 @@ class ExecutionEnvironment:
         found = []
         for entry in entries:
             path = os.path.join(directory, entry)
-            if os.path.isfile(path) and os.access(path, os.X_OK):
+            # Every entry but a directory is an extension, executable or not: one
+            # that cannot be started fails init (AWS's emulator,
+            # agents.ListExternalAgentPaths and Extension.LaunchError).
+            if not os.path.isdir(path) or os.path.islink(path):
                 found.append((entry, path))
         return found
 

@@ -9,6 +9,9 @@ import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
+from lambda_sandbox import http_framing
+from lambda_sandbox.header_values import safe_header_value
+
 log = logging.getLogger("lambda_sandbox.http")
 
 # Beyond this a body is not even drained: the connection is closed instead.
@@ -22,7 +25,12 @@ class BodyTooLarge(Exception):
 
 
 class BadBody(Exception):
-    pass
+    """The body cannot be read as framed; ``status``: 400, or 501 for a transfer
+    coding the server does not support."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Server(ThreadingHTTPServer):
@@ -92,30 +100,37 @@ class Handler(BaseHTTPRequestHandler):
         self.body_consumed = False
         return super().parse_request()
 
+    def _framing(self) -> Tuple[str, int]:
+        headers = self.headers
+        if headers is None:
+            return ("none", 0)
+        return http_framing.framing(
+            headers.get_all("Content-Length") or [], headers.get_all("Transfer-Encoding") or []
+        )
+
     def _declares_body(self) -> bool:
-        length = self.headers.get("Content-Length") if self.headers else None
-        chunked = self.headers.get("Transfer-Encoding", "") if self.headers else ""
-        return bool(length and length.strip() not in ("", "0")) or chunked.lower() == "chunked"
+        try:
+            kind, length = self._framing()
+        except http_framing.BadFraming:
+            return True  # unknown framing: what follows cannot be trusted
+        return kind == "chunked" or length > 0
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     def read_body(self, limit: int) -> bytes:
-        """The request body; BodyTooLarge past ``limit`` (drained when cheap)."""
+        """The request body; BodyTooLarge past ``limit`` (drained when cheap), BadBody
+        for framing RFC 9112 rejects (the connection is then closed)."""
         self.body_consumed = True
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                return self._read_chunked(limit)
-            return b""
         try:
-            length = int(raw)
-        except ValueError:
+            kind, length = self._framing()
+        except http_framing.BadFraming as bad:
             self.close_connection = True
-            raise BadBody(f"Content-Length {raw!r} is not a number") from None
-        if length < 0:
-            self.close_connection = True
-            raise BadBody(f"Content-Length {length} is negative")
+            raise BadBody(str(bad), bad.status) from None
+        if kind == "chunked":
+            return self._read_chunked(limit)
+        if kind == "none":
+            return b""
         if length > limit:
             if length <= DRAIN_LIMIT_BYTES:
                 self._drain(length)
@@ -138,24 +153,37 @@ class Handler(BaseHTTPRequestHandler):
             remaining -= len(chunk)
 
     def _read_chunked(self, limit: int) -> bytes:
+        try:
+            return self._chunks(limit)
+        except http_framing.BadFraming as bad:
+            self.close_connection = True
+            raise BadBody(f"malformed chunked body: {bad}", bad.status) from None
+
+    def _chunks(self, limit: int) -> bytes:
         parts: List[bytes] = []
         total = 0
         while True:
-            line = self.rfile.readline(1024).strip()
-            try:
-                size = int(line.split(b";")[0], 16)
-            except ValueError:
-                self.close_connection = True
-                raise BadBody("malformed chunked body") from None
+            size = http_framing.chunk_size(self.rfile.readline(http_framing.LINE_LIMIT))
             if size == 0:
-                self.rfile.readline(1024)
-                return b"".join(parts)
+                break
             total += size
             if total > limit:
                 self.close_connection = True
                 raise BodyTooLarge(total)
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(1024)
+            data = self.rfile.read(size)
+            if len(data) < size:
+                raise http_framing.BadFraming(f"chunk ended after {len(data)} of {size} bytes")
+            parts.append(data)
+            if not http_framing.is_line_end(self.rfile.readline(3)):
+                raise http_framing.BadFraming("chunk data not followed by CRLF")
+        # The trailer section: fields (ignored) up to an empty line.
+        for _ in range(http_framing.MAX_TRAILER_LINES):
+            line = self.rfile.readline(http_framing.LINE_LIMIT)
+            if http_framing.is_line_end(line):
+                return b"".join(parts)
+            if not line.endswith(b"\n") or b":" not in line:
+                raise http_framing.BadFraming("malformed trailer section")
+        raise http_framing.BadFraming("too many trailer fields")
 
     def send(
         self,
@@ -173,6 +201,11 @@ class Handler(BaseHTTPRequestHandler):
             if body or status not in (202, 204):
                 self.send_header("Content-Type", content_type)
             for name, value in (headers or {}).items():
+                # The last line of defence: a value that would end the header
+                # line early, or that Latin-1 cannot carry, is left out.
+                if not safe_header_value(value):
+                    log.error("header %s left out: its value cannot be a header", name)
+                    continue
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             if self.close_connection:

@@ -5,12 +5,12 @@ the Sandbox and writes back what the Sandbox answers."""
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from typing import TYPE_CHECKING, List, Optional
 from urllib.parse import unquote
 
+from lambda_sandbox.header_values import client_context_header, trace_id_header
 from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
 from lambda_sandbox.invocations import (
     MAX_PAYLOAD_BYTES,
@@ -111,7 +111,7 @@ class InvokeApiHandler(Handler):
                 f"(got {too_large.size})",
             )
         except BadBody as bad:
-            return service_error(400, "InvalidRequestContentException", str(bad))
+            return service_error(bad.status, "InvalidRequestContentException", str(bad))
         media_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if media_type.startswith(NON_JSON_MEDIA_TYPES):
             return service_error(
@@ -123,7 +123,7 @@ class InvokeApiHandler(Handler):
             payload = b"{}"
         try:
             json.loads(payload.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             return service_error(
                 400,
                 "InvalidRequestContentException",
@@ -138,7 +138,7 @@ class InvokeApiHandler(Handler):
             payload=payload,
             client_context=client_context,
             # A caller that traces passes its header on, as through Lambda.
-            trace_id=self.headers.get("X-Amzn-Trace-Id", "").strip() or new_trace_id(),
+            trace_id=trace_id_header(self.headers.get("X-Amzn-Trace-Id")) or new_trace_id(),
         )
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", {"X-Amzn-RequestId": invocation.request_id})
@@ -163,15 +163,10 @@ def tail_log(lines: List[str]) -> str:
 
 
 def _client_context(raw: Optional[str]) -> Optional[str]:
-    """X-Amz-Client-Context is base64 JSON; the runtime gets it decoded."""
+    """X-Amz-Client-Context is base64 JSON; the runtime gets it decoded, on one line."""
     if not raw:
         return None
-    try:
-        text = base64.b64decode(raw, validate=True).decode("utf-8")
-        json.loads(text)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ValueError("Client context must be a valid Base64-encoded JSON object.") from None
-    return text
+    return client_context_header(raw)
 
 
 def _unknown_operation(path: str) -> InvokeResult:

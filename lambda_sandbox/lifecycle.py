@@ -39,6 +39,7 @@ from lambda_sandbox.lifecycle_events import (
     Exit,
     ExitErrorReported,
     ExtensionAccepted,
+    ExtensionLaunchFailed,
     ExtensionNext,
     ExtensionRegistered,
     ExtensionsSpawned,
@@ -312,6 +313,15 @@ class Lifecycle:
                 return
             self._fail_invoke(event.error_type, "extension reported exit error")
             self._begin_shutdown("failure")
+
+    def _on_extension_launch_failed(self, event: ExtensionLaunchFailed) -> None:
+        if self.phase is Phase.INIT:
+            self._fail_init(
+                "error",
+                "Extension.LaunchError",
+                "failure",
+                f"extension {event.name} could not be launched: {event.message}",
+            )
 
     def _on_process_exited(self, event: ProcessExited) -> None:
         self.alive.discard(event.name)
@@ -661,6 +671,7 @@ HANDLERS = _table(
     _on(InitErrorReported, Lifecycle._on_init_error_reported),
     _on(ExitErrorReported, Lifecycle._on_exit_error_reported),
     _on(ProcessExited, Lifecycle._on_process_exited),
+    _on(ExtensionLaunchFailed, Lifecycle._on_extension_launch_failed),
     _on(TimerFired, Lifecycle._on_timer_fired),
     _on(StopRequested, Lifecycle._on_stop_requested),
 )
@@ -685,6 +696,7 @@ __all__ = [
     "ExitErrorReported",
     "Extension",
     "ExtensionAccepted",
+    "ExtensionLaunchFailed",
     "ExtensionNext",
     "ExtensionRegistered",
     "ExtensionsSpawned",

@@ -184,6 +184,16 @@ class ProcessExited(Event):
 
 
 @dataclass(frozen=True)
+class ExtensionLaunchFailed(Event):
+    """An external extension could not be started (not executable, exec format
+    error): init fails with Extension.LaunchError (AWS's emulator:
+    fatalerror.AgentLaunchError, ``rapid/handlers.go``)."""
+
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
 class TimerFired(Event):
     timer: str
     token: int

@@ -55,7 +55,7 @@ class RuntimeApiHandler(Handler):
                     413, "RequestEntityTooLarge", f"body of {too_large.size} bytes is too large"
                 )
             except BadBody as bad:
-                self._error(400, "InvalidRequestFormat", str(bad))
+                self._error(bad.status, "InvalidRequestFormat", str(bad))
             return
         self._error(404, "NotFound", f"no such endpoint: {path}")
 
@@ -172,7 +172,7 @@ class RuntimeApiHandler(Handler):
 def _parse_events(body: bytes) -> List[str]:
     try:
         document = json.loads(body.decode("utf-8") or "{}")
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Refused(400, "InvalidRequestFormat", f"body is not JSON: {exc}") from None
     events = document.get("events", []) if isinstance(document, dict) else None
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
@@ -185,7 +185,7 @@ def _parse_events(body: bytes) -> List[str]:
 def _error_type(body: bytes) -> str:
     try:
         document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return "Runtime.Unknown"
     if isinstance(document, dict) and isinstance(document.get("errorType"), str):
         return str(document["errorType"])
@@ -196,7 +196,7 @@ def _error_body(body: bytes) -> bytes:
     """The error object as the invoker will see it (Lambda's shape, even from a sloppy runtime)."""
     try:
         document: Any = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         document = None
     if isinstance(document, dict):
         return body

@@ -9,6 +9,7 @@ exactly once.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import socket
@@ -61,6 +62,17 @@ class Case:
     error_type: Optional[str] = None
     half_close: bool = False  # shut our write side after sending (a client that gives up)
     stall: bool = False  # send, then keep the connection open and silent
+    invokes: int = 0  # invocations the request itself rightly makes
+
+
+def framed(headers: str, body: bytes) -> bytes:
+    """An Invoke request with hand-written framing headers (RFC 9112 cases)."""
+    return f"POST {INVOKE} HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n".encode() + body
+
+
+# A second request hidden in the first one's body: read by Content-Length it is
+# the next request on the connection (one request, two invocations).
+SMUGGLED = request("POST", INVOKE, b'{"smuggled": true}')
 
 
 CASES = [
@@ -114,6 +126,21 @@ CASES = [
     Case("client context base64 but not JSON", "invoke",
          request("POST", INVOKE, b"{}", {"X-Amz-Client-Context": "bm90IGpzb24="}), (400,),
          "InvalidRequestContentException"),
+    Case("client context with characters outside Latin-1", "invoke",
+         request("POST", INVOKE, b"{}", {"X-Amz-Client-Context": base64.b64encode(
+             '{"custom": {"name": "\u0141ukasz \U0001f600"}}'.encode()).decode()}), (200,), invokes=1),
+    Case("client context with CR/LF between JSON tokens", "invoke",
+         request("POST", INVOKE, b"{}", {"X-Amz-Client-Context": base64.b64encode(
+             b'{"custom":\r\n{"a": 1}}').decode()}), (200,), invokes=1),
+    Case("client context that is a JSON array", "invoke",
+         request("POST", INVOKE, b"{}", {"X-Amz-Client-Context": base64.b64encode(b"[1]").decode()}),
+         (400,), "InvalidRequestContentException"),
+    Case("JSON nested 100,000 levels deep", "invoke",
+         request("POST", INVOKE, b"[" * 100_000 + b"]" * 100_000), (400,),
+         "InvalidRequestContentException"),
+    Case("register body nested 100,000 levels deep", "runtime",
+         request("POST", f"{EXT}/register", b"[" * 100_000 + b"]" * 100_000,
+                 {"Lambda-Extension-Name": "deep"}), (400,), "InvalidRequestFormat"),
     Case("multipart body", "invoke",
          request("POST", INVOKE, b"--x--", {"Content-Type": "multipart/form-data; boundary=x"}),
          (415,), "UnsupportedMediaTypeException"),
@@ -124,6 +151,30 @@ CASES = [
     Case("chunked body over 6 MB", "invoke",
          chunked("POST", INVOKE, b"%x\r\n" % (SIX_MB + 1) + b"x" * (SIX_MB + 1) + b"\r\n0\r\n\r\n"),
          (413,), "RequestTooLargeException"),
+    # RFC 9112 framing: reject what a server in front could read differently.
+    Case("Content-Length with Transfer-Encoding (smuggling)", "invoke",
+         framed("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n" + SMUGGLED),
+         (400,), "InvalidRequestContentException"),
+    Case("Transfer-Encoding gzip", "invoke",
+         framed("Transfer-Encoding: gzip\r\n", b"{}"), (501,), "InvalidRequestContentException"),
+    Case("Transfer-Encoding chunked twice", "invoke",
+         framed("Transfer-Encoding: chunked, chunked\r\n", b"2\r\n{}\r\n0\r\n\r\n"), (501,),
+         "InvalidRequestContentException"),
+    Case("Content-Length values disagree", "invoke",
+         framed("Content-Length: 2\r\nContent-Length: 3\r\n", b"{} "), (400,),
+         "InvalidRequestContentException"),
+    Case("Content-Length with a sign", "invoke", framed("Content-Length: +2\r\n", b"{}"), (400,),
+         "InvalidRequestContentException"),
+    Case("chunk size -1", "invoke", chunked("POST", INVOKE, b"-1\r\n{}\r\n0\r\n\r\n"), (400,),
+         "InvalidRequestContentException"),
+    Case("chunk size -2", "invoke", chunked("POST", INVOKE, b"-2\r\n{}\r\n0\r\n\r\n"), (400,),
+         "InvalidRequestContentException"),
+    Case("chunk size 0x2", "invoke", chunked("POST", INVOKE, b"0x2\r\n{}\r\n0\r\n\r\n"), (400,),
+         "InvalidRequestContentException"),
+    Case("chunk data without its CRLF", "invoke", chunked("POST", INVOKE, b"2\r\n{}XY0\r\n\r\n"),
+         (400,), "InvalidRequestContentException"),
+    Case("chunked body with a trailer field", "invoke",
+         chunked("POST", INVOKE, b"2\r\n{}\r\n0\r\nX-Checksum: 1\r\n\r\n"), (200,), invokes=1),
     Case("garbage request line", "invoke", b"GARBAGE\r\n\r\n", (400,)),
     Case("unsupported HTTP version", "invoke", b"POST / HTTP/3.0\r\n\r\n", (505,)),
     Case("header line too long", "invoke",
@@ -285,7 +336,30 @@ def test_bad_request_gets_its_answer_and_the_sandbox_keeps_working(sandbox, case
         assert took < CLIENT_TIMEOUT_S + 5, f"a stalled client held the server for {took:.1f} s"
     else:
         assert took < 10, f"answer took {took:.1f} s"
+    sandbox.normal_invocations += case.invokes
     reply = sandbox.invoke({"after": case.name})
     assert reply.status == 200, reply.body[:300]
     assert reply.json()["echo"] == {"after": case.name}
     sandbox.normal_invocations += 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "custom"),
+    [
+        (
+            '{"custom": {"name": "\u0141ukasz \U0001f600"}}'.encode(),
+            {"name": "\u0141ukasz \U0001f600"},
+        ),
+        (b'{"custom":\r\n{"line": "two"}}', {"line": "two"}),
+    ],
+    ids=["outside-latin-1", "crlf-between-tokens"],
+)
+def test_the_runtime_gets_the_client_context_intact(sandbox, raw, custom):
+    # Raw JSON as the invoker wrote it: UTF-8 text, whitespace where JSON allows it.
+    inits = len(sandbox.of_kind("init.start"))
+    context = base64.b64encode(raw).decode()
+    reply = sandbox.invoke({"context": True}, headers={"X-Amz-Client-Context": context})
+    sandbox.normal_invocations += 1
+    assert reply.status == 200 and "X-Amz-Function-Error" not in reply.headers, reply.body[:300]
+    assert reply.json()["client_custom"] == custom
+    assert len(sandbox.of_kind("init.start")) == inits, "the runtime crashed and started again"

@@ -35,7 +35,8 @@ def test_a_well_formed_request() -> None:
     got = amqp.parse_request(
         b'{"k": 1}', "replies", "c-1", {"X-Amz-Client-Context": context, "X-Amzn-Trace-Id": "t"}
     )
-    assert got == amqp.Request("replies", "c-1", b'{"k": 1}', '{"custom": {"a": 1}}', "t")
+    # The runtime gets the context's JSON on one ASCII line (header_values).
+    assert got == amqp.Request("replies", "c-1", b'{"k": 1}', '{"custom":{"a":1}}', "t")
 
 
 def test_an_empty_body_is_the_empty_event_and_headers_may_be_bytes() -> None:
@@ -262,3 +263,9 @@ def test_a_malformed_request_is_rejected_without_requeue(
 
     channel, _ = deliver(consumer, b"{}", reply_to=None)
     assert channel.calls == [("reject", (7, False))], "nowhere to reply: just rejected"
+
+
+def test_a_trace_id_that_could_forge_runtime_headers_is_not_passed_on() -> None:
+    forged = "Root=1;\r\nLambda-Runtime-Aws-Request-Id: forged"
+    got = amqp.parse_request(b"{}", "replies", "c-1", {"X-Amzn-Trace-Id": forged})
+    assert isinstance(got, amqp.Request) and got.trace_id is None  # a fresh one is made

@@ -388,3 +388,14 @@ def test_runtime_next_before_answering_is_refused():
     with pytest.raises(lc.Refused) as refused:
         env.send(lc.RuntimeNext())
     assert refused.value.error_type == "InvalidStateTransition"
+
+
+def test_an_extension_that_cannot_be_launched_fails_init_with_launch_error():
+    # AWS's emulator: fatalerror.AgentLaunchError ("Extension.LaunchError").
+    env = Env()
+    env.send(lc.InvokeRequested("r0"))
+    actions = env.send(lc.ExtensionLaunchFailed("broken", "[Errno 8] Exec format error"))
+    assert only(actions, lc.InitEnded) == [lc.InitEnded("error", "Extension.LaunchError", ())]
+    (answer,) = only(actions, lc.AnswerInvoker)
+    assert answer.error_type == "Extension.LaunchError"
+    assert "broken could not be launched" in (answer.message or "")
