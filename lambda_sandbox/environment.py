@@ -52,6 +52,7 @@ from lambda_sandbox.eventlog import EventLog, Kind
 from lambda_sandbox.invocations import (
     Invocation,
     InvokeResult,
+    LogTail,
     RuntimeDelivery,
     now_ms,
     service_error,
@@ -117,7 +118,7 @@ class ExecutionEnvironment:
             )
         )
         self._supervisor = supervisor
-        self._log_lines: Optional[List[str]] = None  # the current invocation's log (Tail)
+        self._log_lines: Optional[LogTail] = None  # the current invocation's log (Tail), bounded
         self._current: Optional[Invocation] = None
         self._processes: Dict[str, Child] = {}
         # Every process group the environment started, exited leaders included:

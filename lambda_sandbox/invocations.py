@@ -8,10 +8,15 @@ import os
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Deque, Dict, Optional
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit, both ways
+# Lambda's asynchronous (Event) payload limit: 1 MB since October 2025, 256 KB
+# before (AWS Compute Blog, "More room to build: serverless services now
+# support payloads up to 1 MB").
+MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024
 
 
 def trace_id(epoch_s: float, root_hex: str, parent_hex: str) -> str:
@@ -48,7 +53,29 @@ class Invocation:
     # Set when the invocation has ended (runtime and extensions back at next),
     # after the console's END and REPORT lines: what a Tail log waits for.
     ended: threading.Event = field(default_factory=threading.Event)
-    log_lines: List[str] = field(default_factory=list)
+    log_lines: "LogTail" = field(default_factory=lambda: LogTail())
+
+
+class LogTail:
+    """What an invocation's Tail log (X-Amz-Log-Result: its last 4 KB) needs of its
+    lines, and no more: the newest lines holding at least ``limit`` characters
+    (so at least ``limit`` bytes once encoded), each cut to its last ``limit``."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._lines: Deque[str] = deque()
+        self._chars = 0
+
+    def append(self, line: str) -> None:
+        text = (line + "\n")[-(self.limit + 1) :]
+        self._lines.append(text)
+        self._chars += len(text)
+        while self._lines and self._chars - len(self._lines[0]) >= self.limit:
+            self._chars -= len(self._lines.popleft())
+
+    def last_bytes(self) -> bytes:
+        """The log's last ``limit`` bytes, UTF-8."""
+        return "".join(self._lines).encode("utf-8", "replace")[-self.limit :]
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,17 @@ from __future__ import annotations
 import base64
 import json
 import re
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Optional
 from urllib.parse import unquote
 
 from lambda_sandbox.header_values import client_context_header, trace_id_header
 from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
 from lambda_sandbox.invocations import (
+    MAX_ASYNC_PAYLOAD_BYTES,
     MAX_PAYLOAD_BYTES,
     Invocation,
     InvokeResult,
+    LogTail,
     new_request_id,
     new_trace_id,
     service_error,
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
 INVOKE_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 LOG_TYPES = ("None", "Tail")
-TAIL_BYTES = 4096
 TAIL_WAIT_S = 2.0
 # Media types that cannot carry a JSON document. Anything else (none at all,
 # application/json, curl's form default, octet-stream from SDKs) is parsed.
@@ -143,7 +144,16 @@ class InvokeApiHandler(Handler):
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", {"X-Amzn-RequestId": invocation.request_id})
         if invocation_type == "Event":
-            self.sandbox.invoke_later(invocation)
+            if len(payload) > MAX_ASYNC_PAYLOAD_BYTES:
+                return service_error(
+                    413,
+                    "RequestTooLargeException",
+                    f"Request must be smaller than {MAX_ASYNC_PAYLOAD_BYTES} bytes for an "
+                    f"asynchronous invocation (got {len(payload)})",
+                )
+            refused = self.sandbox.invoke_later(invocation)
+            if refused is not None:
+                return refused
             return InvokeResult(202, b"", {"X-Amzn-RequestId": invocation.request_id})
         result = self.sandbox.invoke(invocation)
         headers = dict(result.headers)
@@ -156,10 +166,9 @@ class InvokeApiHandler(Handler):
         return InvokeResult(result.status, result.body, headers)
 
 
-def tail_log(lines: List[str]) -> str:
+def tail_log(lines: LogTail) -> str:
     """The last 4 KB of an invocation's log, base64 (X-Amz-Log-Result)."""
-    text = "".join(line + "\n" for line in lines).encode("utf-8", "replace")
-    return base64.b64encode(text[-TAIL_BYTES:]).decode("ascii")
+    return base64.b64encode(lines.last_bytes()).decode("ascii")
 
 
 def _client_context(raw: Optional[str]) -> Optional[str]:

@@ -34,6 +34,10 @@ log = logging.getLogger("lambda_sandbox")
 # since every invocation ahead of it is itself bounded by init + timeout.
 QUEUE_WAIT_LIMIT_S = 900.0
 ASYNC_RETRY_S = 0.05
+# The Event queue is bounded, by count and by bytes: past either, 429. (Lambda's
+# own queue is far larger; a sandbox in one process must not grow without end.)
+ASYNC_QUEUE_LIMIT = 100
+ASYNC_QUEUE_BYTES = 16 * 1024 * 1024
 
 
 class Sandbox:
@@ -122,11 +126,21 @@ class Sandbox:
                 # single wake-up could go to one of them and be lost.
                 self._cond.notify_all()
 
-    def invoke_later(self, invocation: Invocation) -> None:
-        """An ``Event`` invocation: accepted now, run when an environment is free."""
+    def invoke_later(self, invocation: Invocation) -> Optional[InvokeResult]:
+        """An ``Event`` invocation: None when accepted (it runs when an environment is
+        free), or the refusal: the sandbox is stopping, or the Event queue is full."""
         with self._cond:
+            if self._stopping:
+                return _unavailable()
+            queued = sum(len(i.payload) for i in self._async)
+            if (
+                len(self._async) >= ASYNC_QUEUE_LIMIT
+                or queued + len(invocation.payload) > ASYNC_QUEUE_BYTES
+            ):
+                return too_many_requests()
             self._async.append(invocation)
             self._cond.notify_all()
+            return None
 
     def _acquire(self) -> "int | InvokeResult":
         deadline = time.monotonic() + QUEUE_WAIT_LIMIT_S

@@ -77,6 +77,10 @@ def become_subreaper() -> bool:
 
 
 READ_BYTES = 65536
+# The longest line handed on whole; a longer one (a function printing 100 MB
+# without a newline) is handed on in pieces of this size, so the sandbox never
+# holds more than this of a line (CloudWatch Logs events are at most 256 KB).
+MAX_LINE_BYTES = 256 * 1024
 
 
 def pending_bytes(fd: int) -> Optional[int]:
@@ -152,9 +156,14 @@ class OutputPump:
                 self._emit(self._partial)
                 self._partial = b""
             return None
-        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        *lines, rest = (self._partial + chunk).split(b"\n")
         for raw in lines:
             self._emit(raw)
+        # A line that never ends is handed on in pieces: memory stays bounded.
+        while len(rest) >= MAX_LINE_BYTES:
+            self._emit(rest[:MAX_LINE_BYTES])
+            rest = rest[MAX_LINE_BYTES:]
+        self._partial = rest
         return len(chunk)
 
     def _emit(self, raw: bytes) -> None:

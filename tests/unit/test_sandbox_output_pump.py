@@ -85,3 +85,24 @@ def test_drain_is_a_barrier_while_a_slow_pump_thread_runs(pipe: Tuple[IO[bytes],
     assert not thread.is_alive()
     assert lines == [f"n{n}" for n in range(written)]
     assert pump_thread_lines, "the pump thread took part"
+
+
+def test_a_line_without_end_is_handed_on_in_bounded_pieces(
+    pipe: Tuple[IO[bytes], int],
+) -> None:
+    from lambda_sandbox.processes import MAX_LINE_BYTES
+
+    reader, write_fd = pipe
+    lines, on_line = collector()
+    pump = OutputPump(reader, on_line)
+    thread = threading.Thread(target=pump.run)
+    thread.start()
+    total = 3 * MAX_LINE_BYTES + 5
+    written = 0
+    while written < total:  # the pump must keep up, or the pipe fills
+        written += os.write(write_fd, b"x" * min(65536, total - written))
+    os.write(write_fd, b"\nend\n")
+    os.close(write_fd)
+    thread.join(10)
+    assert [len(line) for line in lines] == [MAX_LINE_BYTES] * 3 + [5, 3]
+    assert lines[-1] == "end"
