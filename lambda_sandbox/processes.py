@@ -272,11 +272,13 @@ class Supervisor:
                 child = self._children.pop(pid, None)
             if child is None:
                 continue  # an orphan reparented to us (PID 1): reaped, nothing more
-            # Let the pumps drain what the process wrote before it died, so
-            # its last lines land before its exit in the event log. A
-            # grandchild holding the pipe open must not stall us for long.
-            for pump in child.pumps:
-                pump.join(timeout=1.0)
+            # Everything the process wrote before it died is in its pipes now:
+            # hand it on (the drain barrier), so its last lines land before its
+            # exit in the event log. No waiting for end of file: a grandchild
+            # holding the pipe open must not delay the exit (the pumps go on
+            # with whatever it writes, until the group is killed).
+            for output in child.outputs:
+                output.drain()
             if os.WIFSIGNALED(status):
                 self._on_exit(child, None, signal_name(os.WTERMSIG(status)))
             else:

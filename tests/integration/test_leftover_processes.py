@@ -32,19 +32,26 @@ def gone(pid: int, within_s: float = 5.0) -> bool:
     return False
 
 
-def test_a_child_that_ignores_sigterm_does_not_outlive_the_environment(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hold", [False, True], ids=["own-streams", "holds-runtime-stderr"])
+def test_a_child_that_ignores_sigterm_does_not_outlive_the_environment(
+    tmp_path: Path, hold: bool
+) -> None:
     python = awslambdaric_python("3.12")
     runtime = [str(python), "-m", "awslambdaric", "spawner_app.handler"]
     child = 0
     try:
         with RunningSandbox(python, runtime, tmp_path, task_root=TEST_FIXTURES / "fn") as sb:
-            reply = sb.invoke({})
+            reply = sb.invoke({"hold": hold})
             assert reply.status == 200, reply.body
             child = int(reply.json()["child"])
             assert not gone(child, within_s=0.2), "the stubborn child should be running"
             assert sb.stop() == 0
             # Checked before the harness's own clean-up (leaving the block) kills leftovers.
             assert gone(child), f"pid {child} (ignores SIGTERM) outlived the sandbox's shutdown"
+            # The runtime died at SIGTERM: its exit ends the shutdown at once, even
+            # while the child still holds the runtime's output pipe open.
+            (end,) = sb.of_kind("shutdown.end")
+            assert end["duration_ms"] < 250, end
     finally:
         if child and not gone(child, within_s=0):
             os.kill(child, 9)  # this test started it: never leave it behind
