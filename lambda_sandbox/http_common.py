@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from lambda_sandbox import http_framing
 from lambda_sandbox.header_values import safe_header_value
+from lambda_sandbox.http_reader import DeadlineReader
 
 log = logging.getLogger("lambda_sandbox.http")
 
@@ -95,10 +96,22 @@ class Handler(BaseHTTPRequestHandler):
         timeout = getattr(self.server, "client_timeout_s", None)
         if timeout is not None:
             self.connection.settimeout(timeout)
+        # The whole request within the timeout, its headers within a budget.
+        buffered, self.rfile = self.rfile, DeadlineReader(self.connection, timeout)  # type: ignore[assignment]
+        buffered.close()  # nothing read through it yet; it holds a reference to the socket
+
+    def handle_one_request(self) -> None:
+        reader = self.rfile
+        if isinstance(reader, DeadlineReader):
+            reader.next_request()
+        super().handle_one_request()
 
     def parse_request(self) -> bool:
         self.body_consumed = False
-        return super().parse_request()
+        parsed = super().parse_request()
+        if isinstance(self.rfile, DeadlineReader):
+            self.rfile.headers_done()
+        return parsed
 
     def _framing(self) -> Tuple[str, int]:
         headers = self.headers

@@ -179,6 +179,8 @@ CASES = [
     Case("unsupported HTTP version", "invoke", b"POST / HTTP/3.0\r\n\r\n", (505,)),
     Case("header line too long", "invoke",
          request("POST", INVOKE, b"{}", {"X-Long": "a" * 70_000}), (400, 431)),
+    Case("header section over 64 KiB in lines under the line limit", "invoke",
+         request("POST", INVOKE, b"{}", {f"X-Big-{i}": "v" * 2000 for i in range(40)}), (431,)),
     Case("too many headers", "invoke",
          request("POST", INVOKE, b"{}", {f"X-H{i}": "v" for i in range(150)}), (431,)),
     Case("slow client stops mid-body", "invoke", request("POST", INVOKE, b"{", content_length="50"),
@@ -363,3 +365,29 @@ def test_the_runtime_gets_the_client_context_intact(sandbox, raw, custom):
     assert reply.status == 200 and "X-Amz-Function-Error" not in reply.headers, reply.body[:300]
     assert reply.json()["client_custom"] == custom
     assert len(sandbox.of_kind("init.start")) == inits, "the runtime crashed and started again"
+
+
+def test_a_trickling_client_is_dropped_when_its_request_is_late_not_per_byte(sandbox):
+    # One header line every 0.25 s: each read is quick, the request never ends.
+    host, port = sandbox.of_kind("sandbox.ready")[0]["invoke_api"].rsplit(":", 1)
+    began = time.monotonic()
+    closed_after = None
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"POST {INVOKE} HTTP/1.1\r\nHost: localhost\r\n".encode())
+        sock.settimeout(0.25)
+        while time.monotonic() - began < CLIENT_TIMEOUT_S + 5:
+            try:
+                sock.sendall(b"X-Trickle: 1\r\n")
+                if sock.recv(4096) == b"":
+                    closed_after = time.monotonic() - began
+                    break
+            except socket.timeout:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = time.monotonic() - began
+                break
+    assert closed_after is not None, "the server kept a trickling request open"
+    assert closed_after < CLIENT_TIMEOUT_S + 1.5, closed_after
+    reply = sandbox.invoke({"after": "trickle"})
+    assert reply.status == 200
+    sandbox.normal_invocations += 1
