@@ -9,9 +9,11 @@ on per-party mailboxes and per-invocation results.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
+import signal
 import threading
 import time
 import uuid
@@ -474,6 +476,7 @@ class ExecutionEnvironment:
             if self._supervisor.signal(child, "SIGKILL"):
                 log.warning("SIGKILL to what was left in the process group of %s", child.name)
         self._groups = []
+        self._kill_orphans()
         started = self._shutdown_started or time.monotonic()
         self._log(
             Kind.SHUTDOWN_END,
@@ -481,6 +484,19 @@ class ExecutionEnvironment:
             duration_ms=round((time.monotonic() - started) * 1000, 3),
             killed=list(action.killed),
         )
+
+    def _kill_orphans(self) -> None:
+        """Processes that left every group (setsid, double fork) were reparented to
+        the sandbox (a subreaper, or PID 1): kill them too, when no other
+        environment has a live process they could belong to."""
+        others = [c for c in self._supervisor.alive() if c.owner is not self]
+        if others:
+            return  # orphans cannot be told apart by environment: leave them for now
+        parents = procfs.read_parents()
+        for pid in procfs.descendants(os.getpid(), parents):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                log.warning("SIGKILL to pid %d, left by the environment outside its groups", pid)
 
     def _do_environment_reset(self, action: lc.EnvironmentReset, followups: List[lc.Event]) -> None:
         for box in [self._runtime_box, *self._extension_boxes.values()]:

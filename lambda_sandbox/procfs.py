@@ -85,3 +85,45 @@ def read_thread_states(pid: int, proc_root: str = "/proc") -> "list[Optional[str
         except OSError:
             continue  # the thread ended meanwhile
     return states
+
+
+def parent_pid(stat_text: str) -> Optional[int]:
+    """The parent pid from a /proc/PID/stat line (the field after the state)."""
+    try:
+        return int(stat_text.rsplit(")", 1)[1].split()[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def descendants(root: int, parents: "dict[int, int]") -> "list[int]":
+    """Every pid below ``root`` in a pid -> parent pid map, nearest first. Pure."""
+    children: "dict[int, list[int]]" = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    found: "list[int]" = []
+    frontier = [root]
+    while frontier:
+        below = sorted(p for parent in frontier for p in children.get(parent, []))
+        found += below
+        frontier = below
+    return found
+
+
+def read_parents(proc_root: str = "/proc") -> "dict[int, int]":
+    """pid -> parent pid of every process visible now."""
+    parents: "dict[int, int]" = {}
+    try:
+        names = os.listdir(proc_root)
+    except OSError:
+        return parents
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc_root, name, "stat")) as f:
+                ppid = parent_pid(f.read())
+        except OSError:
+            continue  # gone meanwhile
+        if ppid is not None:
+            parents[int(name)] = ppid
+    return parents

@@ -32,16 +32,20 @@ def gone(pid: int, within_s: float = 5.0) -> bool:
     return False
 
 
-@pytest.mark.parametrize("hold", [False, True], ids=["own-streams", "holds-runtime-stderr"])
+@pytest.mark.parametrize(
+    "how",
+    [{"hold": False}, {"hold": True}, {"daemon": True}],
+    ids=["own-streams", "holds-runtime-stderr", "setsid-double-fork"],
+)
 def test_a_child_that_ignores_sigterm_does_not_outlive_the_environment(
-    tmp_path: Path, hold: bool
+    tmp_path: Path, how: dict
 ) -> None:
     python = awslambdaric_python("3.12")
     runtime = [str(python), "-m", "awslambdaric", "spawner_app.handler"]
     child = 0
     try:
         with RunningSandbox(python, runtime, tmp_path, task_root=TEST_FIXTURES / "fn") as sb:
-            reply = sb.invoke({"hold": hold})
+            reply = sb.invoke(how)
             assert reply.status == 200, reply.body
             child = int(reply.json()["child"])
             assert not gone(child, within_s=0.2), "the stubborn child should be running"

@@ -107,3 +107,14 @@ def test_the_states_of_a_live_process_are_read_per_thread(tmp_path: Path) -> Non
     (tmp_path / "7" / "task" / "8" / "stat").write_text("8 (py) T 1")
     assert sorted(read_thread_states(7, str(tmp_path))) == ["S", "T"]  # type: ignore[type-var]
     assert read_thread_states(99, str(tmp_path)) == []
+
+
+def test_descendants_walks_the_parent_map_nearest_first() -> None:
+    from lambda_sandbox.procfs import descendants, parent_pid
+
+    parents = {10: 1, 11: 10, 12: 10, 20: 11, 30: 99, 31: 30}
+    assert descendants(10, parents) == [11, 12, 20]
+    assert descendants(99, parents) == [30, 31]
+    assert descendants(5, parents) == []
+    assert parent_pid("123 (a) b) S 45 123 123 0") == 45  # a name with ') ' in it
+    assert parent_pid("garbage") is None
