@@ -394,7 +394,11 @@ class Lifecycle:
             if self.phase is Phase.INIT:
                 self._emit(InitEnded("error", "Sandbox.Stopped"))
             if self.phase is Phase.INVOKE:
-                self._fail_invoke("Sandbox.Stopped", "the execution environment was shut down")
+                # The service, not the function, ended it: an error of the service
+                # (an AMQP consumer then requeues the request for another one).
+                self._fail_invoke(
+                    "Sandbox.Stopped", "the execution environment was shut down", "unavailable"
+                )
             self._begin_shutdown("spindown")
         # In SHUTDOWN the flag makes the end of this shutdown stop the sandbox.
 
@@ -510,8 +514,9 @@ class Lifecycle:
         self._emit(InvokeEnded(self.current.request_id, self.current.status))
         self.current = None
 
-    def _fail_invoke(self, error_type: str, message: str) -> None:
-        """The environment broke during (or between) invocations."""
+    def _fail_invoke(self, error_type: str, message: str, kind: str = "failure") -> None:
+        """The environment broke during (or between) invocations; ``kind``: the
+        answer's (``failure`` of the function, ``unavailable`` of the service)."""
         self._cancel_timer("invoke")
         if self.current is None:
             return
@@ -521,7 +526,7 @@ class Lifecycle:
             self._emit(
                 AnswerInvoker(
                     self.current.request_id,
-                    "failure",
+                    kind,
                     error_type,
                     f"RequestId: {self.current.request_id} Error: {message}",
                 )

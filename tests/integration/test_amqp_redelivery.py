@@ -49,3 +49,34 @@ def test_request_is_redelivered_when_the_environment_dies_mid_invoke(tmp_path: P
         (again,) = second.of_kind("amqp.invoke")
         assert again["correlation_id"] == correlation_id and again["redelivered"] is True
         assert caller.count(name) == 0, "acknowledged: nothing left in the queue"
+
+
+def test_the_request_in_flight_at_sigterm_goes_back_to_the_queue(tmp_path: Path) -> None:
+    # An orderly stop mid-invoke: the service, not the function, ended the
+    # invocation, so the request is requeued (not answered with an error and
+    # acknowledged), and the next consumer answers it.
+    uri = require_broker()
+    python = amqp_python("3.12")
+    name = function_name("amqp-stop-requeue")
+    env = {"AMQP_URI": uri, "AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_TIMEOUT": "20"}
+    runtime = [str(python), "-m", "awslambdaric", "app.handler"]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with deleting_queue(uri, name), Caller(uri) as caller:
+        with RunningSandbox(python, runtime, tmp_path / "a", env=env) as first:
+            first.wait_for(lambda e: e["kind"] == "amqp.connect", timeout=20)
+            correlation_id = caller.publish(name, json.dumps({"sleep": 2}).encode())
+            first.wait_for(lambda e: e["kind"] == "invoke.start", timeout=20)
+            assert first.stop() == 0
+        assert first.of_kind("amqp.reply") == [], "no error reply for a request it did not finish"
+        (requeued,) = first.of_kind("amqp.requeue")
+        assert requeued["correlation_id"] == correlation_id
+
+        with RunningSandbox(python, runtime, tmp_path / "b", env=env) as second:
+            replies = caller.replies(1, timeout_s=30)
+            assert second.stop() == 0
+        assert list(replies) == [correlation_id], "exactly one reply, to the same request"
+        body, headers = replies[correlation_id]
+        assert json.loads(body)["echo"] == {"sleep": 2}
+        assert "X-Amz-Function-Error" not in headers
+        assert caller.count(name) == 0, "acknowledged: nothing left in the queue"

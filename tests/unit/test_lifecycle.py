@@ -399,3 +399,17 @@ def test_an_extension_that_cannot_be_launched_fails_init_with_launch_error():
     (answer,) = only(actions, lc.AnswerInvoker)
     assert answer.error_type == "Extension.LaunchError"
     assert "broken could not be launched" in (answer.message or "")
+
+
+def test_an_invocation_in_flight_at_stop_is_answered_as_the_services_error():
+    # Not the function's failure: an AMQP consumer requeues a request answered so.
+    env = Env()
+    env.warm()
+    env.send(lc.InvokeRequested("r1"))
+    actions = env.send(lc.StopRequested())
+    (answer,) = only(actions, lc.AnswerInvoker)
+    assert (answer.request_id, answer.kind, answer.error_type) == (
+        "r1",
+        "unavailable",
+        "Sandbox.Stopped",
+    )
