@@ -40,6 +40,7 @@ SANDBOX_VARIABLES = (
     "LAMBDA_SANDBOX_SHUTDOWN_MODEL",
     "LAMBDA_SANDBOX_FREEZE",
     "LAMBDA_SANDBOX_OPT_DIR",
+    "LAMBDA_SANDBOX_EVENT_RETRY_DELAYS",
 )
 LAMBDA_VARIABLES = (
     "AWS_LAMBDA_FUNCTION_NAME",
@@ -82,6 +83,9 @@ class Config:
     client_timeout_s: float = 60.0
     shutdown_model: str = "docs"
     freeze: bool = True
+    # A failed Event invocation is retried after each of these delays (Lambda:
+    # twice, about one and two minutes later; "Asynchronous invocation").
+    event_retry_delays_s: Tuple[float, ...] = (60.0, 120.0)
 
     def describe(self) -> Dict[str, object]:
         return {
@@ -98,7 +102,26 @@ class Config:
             "queue_limit": self.queue_limit,
             "shutdown_model": self.shutdown_model,
             "freeze": self.freeze,
+            "event_retry_delays_s": list(self.event_retry_delays_s),
         }
+
+
+def _delays(env: Mapping[str, str], name: str, default: Tuple[float, ...]) -> Tuple[float, ...]:
+    """Up to two comma-separated delays in seconds; "none" for no retry."""
+    if name not in env:
+        return default
+    raw = env[name].strip()
+    if raw.lower() in ("", "none"):
+        return ()
+    try:
+        delays = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r}: expected up to two delays in seconds, e.g. 60,120"
+        ) from None
+    if len(delays) > 2 or any(not 0 <= d <= 3600 for d in delays):
+        raise ConfigError(f"{name}={raw!r}: expected up to two delays from 0 to 3600 seconds")
+    return delays
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -225,4 +248,5 @@ def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = No
         client_timeout_s=_number(env, "LAMBDA_SANDBOX_CLIENT_TIMEOUT", 60.0, 0.001),
         shutdown_model=_choice(env, "LAMBDA_SANDBOX_SHUTDOWN_MODEL", "docs", SHUTDOWN_MODELS),
         freeze=_switch(env, "LAMBDA_SANDBOX_FREEZE", True),
+        event_retry_delays_s=_delays(env, "LAMBDA_SANDBOX_EVENT_RETRY_DELAYS", (60.0, 120.0)),
     )

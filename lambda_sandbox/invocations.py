@@ -56,6 +56,17 @@ class Invocation:
     log_lines: "LogTail" = field(default_factory=lambda: LogTail())
 
 
+def retry_of(invocation: "Invocation") -> "Invocation":
+    """The same request (id, payload, context, trace), to run again from the start."""
+    return Invocation(
+        request_id=invocation.request_id,
+        payload=invocation.payload,
+        client_context=invocation.client_context,
+        cognito_identity=invocation.cognito_identity,
+        trace_id=invocation.trace_id,
+    )
+
+
 class LogTail:
     """What an invocation's Tail log (X-Amz-Log-Result: its last 4 KB) needs of its
     lines, and no more: the newest lines holding at least ``limit`` characters

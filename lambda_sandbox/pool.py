@@ -15,7 +15,7 @@ import collections
 import logging
 import threading
 import time
-from typing import Deque, List, Optional, Sequence
+from typing import Deque, Dict, List, Optional, Sequence
 
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.config import Config
@@ -23,7 +23,7 @@ from lambda_sandbox.console import Console
 from lambda_sandbox.environment import ExecutionEnvironment
 from lambda_sandbox.eventlog import EventLog, Kind
 from lambda_sandbox.http_common import Server
-from lambda_sandbox.invocations import Invocation, InvokeResult, service_error
+from lambda_sandbox.invocations import Invocation, InvokeResult, retry_of, service_error
 from lambda_sandbox.processes import Child, Supervisor
 from lambda_sandbox.runtime_api import RuntimeApiHandler
 from lambda_sandbox.timers import TimerWheel
@@ -61,6 +61,8 @@ class Sandbox:
         self._waiting = 0
         self._stopping = False
         self._async: Deque[Invocation] = collections.deque()
+        self._attempts: Dict[str, int] = {}  # retries made, per failed Event request id
+        self._retries: Dict[str, "tuple[Invocation, threading.Timer]"] = {}  # waiting to rerun
         self._supervisor = Supervisor(on_output=self._on_output, on_exit=self._on_exit)
         self._timers = TimerWheel()
 
@@ -100,8 +102,13 @@ class Sandbox:
         for environment in environments:
             environment.exited.wait()
         self.exit_code = max((e.exit_code for e in environments), default=0)
-        dropped = list(self._async)
-        self._async.clear()
+        with self._cond:
+            dropped = list(self._async)
+            self._async.clear()
+            for again, timer in self._retries.values():
+                timer.cancel()
+                dropped.append(again)
+            self._retries.clear()
         for invocation in dropped:
             self.event_log.write(
                 Kind.INVOKE_DROPPED,
@@ -219,6 +226,43 @@ class Sandbox:
                 with self._cond:
                     self._async.appendleft(invocation)
                     self._cond.wait(ASYNC_RETRY_S)
+            elif "X-Amz-Function-Error" in result.headers:
+                self._retry_later(invocation)
+
+    def _retry_later(self, invocation: Invocation) -> None:
+        """A failed Event invocation runs again, with the same request id, after the
+        next of the configured delays (Lambda retries twice)."""
+        attempt = self._attempts.get(invocation.request_id, 0)
+        delays = self.config.event_retry_delays_s
+        if attempt >= len(delays):
+            self._attempts.pop(invocation.request_id, None)
+            log.warning("Event %s failed after %d retries", invocation.request_id, attempt)
+            return
+        self._attempts[invocation.request_id] = attempt + 1
+        again = retry_of(invocation)
+        log.warning(
+            "Event %s failed; retry %d in %g s", invocation.request_id, attempt + 1, delays[attempt]
+        )
+
+        def requeue() -> None:
+            with self._cond:
+                if self._retries.pop(again.request_id, None) is None:
+                    return  # dropped at stop meanwhile
+                if not self._stopping:
+                    self._async.append(again)
+                    self._cond.notify_all()
+                else:
+                    self.event_log.write(
+                        Kind.INVOKE_DROPPED,
+                        request_id=again.request_id,
+                        reason="the sandbox stopped before this Event invocation's retry",
+                    )
+
+        timer = threading.Timer(delays[attempt], requeue)
+        timer.daemon = True
+        with self._cond:
+            self._retries[again.request_id] = (again, timer)
+        timer.start()
 
     # -------------------------------------------------------- supervision
 

@@ -45,6 +45,9 @@ def test_task_root_keeps_the_callers_value(tmp_path):
         ("LOG_LEVEL", "chatty"),
         ("LAMBDA_TASK_ROOT", "/no/such/dir"),
         ("LAMBDA_SANDBOX_OPT_DIR", "/no/such/opt"),
+        ("LAMBDA_SANDBOX_EVENT_RETRY_DELAYS", "soon"),
+        ("LAMBDA_SANDBOX_EVENT_RETRY_DELAYS", "1,2,3"),
+        ("LAMBDA_SANDBOX_EVENT_RETRY_DELAYS", "-1"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value, tmp_path):
@@ -130,3 +133,12 @@ def unused_tcp_port_holder():
         held.bind(("127.0.0.1", 0))
         held.listen(1)
         yield held.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("value", "delays"),
+    [(None, (60.0, 120.0)), ("0.5,1", (0.5, 1.0)), ("30", (30.0,)), ("none", ()), ("", ())],
+)
+def test_event_retries_default_to_lambdas_two(value, delays, tmp_path):
+    env = {} if value is None else {"LAMBDA_SANDBOX_EVENT_RETRY_DELAYS": value}
+    assert load_config(env, cwd=str(tmp_path)).event_retry_delays_s == delays
