@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Sequence
 
 from harness.backends.base import Backend, CellRun, CellSkipped
 from harness.errors import LabError, must_run
@@ -64,6 +65,27 @@ def run_cell(cell: Cell, backend: Backend, results_dir: Path) -> CellResult:
             probe.cleanup()
     write_result(cells_dir, result)
     return result
+
+
+def run_cells(
+    backend: Backend,
+    cells: Sequence[Cell],
+    results_dir: Path,
+    workers: int,
+    progress: Callable[[int, Cell, CellResult], None],
+) -> List[CellResult]:
+    """Every cell through ``run_cell``, ``workers`` at a time; results in the cells'
+    order. ``progress(done, cell, result)`` after each (the command lines' own line)."""
+    done: List[CellResult] = []
+
+    def one(cell: Cell) -> CellResult:
+        result = run_cell(cell, backend, results_dir)
+        done.append(result)
+        progress(len(done), cell, result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, cells))
 
 
 def _prepare(cell: Cell, probes: Sequence[Probe]) -> Cell:

@@ -14,7 +14,6 @@ carries the run's label, swept at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shutil
 import sys
@@ -35,9 +34,9 @@ from harness.evidence.result import CellResult
 from harness.model.cells import Cell
 from harness.paths import LATEST_RESULTS_DIR
 from harness.provision.interpreters import find_interpreter
-from harness.report.markdown import render_json
 from harness.report.meta import RunMeta
-from harness.runner import run_cell
+from harness.report.writer import write_results
+from harness.runner import run_cells
 from harness.sandbox import forkserver, sweep
 
 DEFAULT_RESULTS = LATEST_RESULTS_DIR / "bisect"
@@ -102,32 +101,17 @@ def provision_all(backend: ProcessBackend, cells: Sequence[Cell], workers: int) 
 def run_all(
     backend: Backend, cells: Sequence[Cell], results_dir: Path, workers: int
 ) -> List[CellResult]:
-    done: List[CellResult] = []
-
-    def one(cell: Cell) -> CellResult:
-        result = run_cell(cell, backend, results_dir)
-        done.append(result)
+    def progress(done: int, cell: Cell, result: CellResult) -> None:
         mark = {"pass": ".", "fail": "F", "skipped": "s"}.get(result.verdict, "?")
-        print(f"[bisect] {len(done)}/{len(cells)} {mark} {cell.id}", file=sys.stderr, flush=True)
-        return result
+        print(f"[bisect] {done}/{len(cells)} {mark} {cell.id}", file=sys.stderr, flush=True)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, cells))
+    return run_cells(backend, cells, results_dir, workers, progress)
 
 
 def write_outputs(
     results_dir: Path, results: Sequence[CellResult], meta: RunMeta, markdown: str
 ) -> List[Path]:
-    results_dir.mkdir(parents=True, exist_ok=True)
-    outputs = {
-        results_dir / "results.json": json.dumps(render_json(results, meta), indent=2) + "\n",
-        results_dir / "BISECT.md": markdown,
-    }
-    for path, text in outputs.items():
-        tmp = path.with_name("." + path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    return list(outputs)
+    return write_results(results_dir, results, meta, {results_dir / "BISECT.md": markdown})
 
 
 def run(args: argparse.Namespace, plan: Plan, subset: str) -> int:

@@ -24,7 +24,6 @@ import shutil
 import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import List, Mapping, Optional, Sequence
 
@@ -38,9 +37,9 @@ from harness.model.cells import Cell
 from harness.model.targets import TargetError
 from harness.paths import FUNCTION_DIR, LATEST_RESULTS_DIR
 from harness.provision.interpreters import find_interpreter, where_searched
-from harness.report.markdown import render_json
 from harness.report.meta import RunMeta
-from harness.runner import run_cell
+from harness.report.writer import write_results
+from harness.runner import run_cells
 from harness.sandbox import forkserver, sweep
 
 BACKENDS = ("process", "docker")
@@ -136,21 +135,12 @@ def run(request: CheckRequest, cells: Sequence[Cell], args: argparse.Namespace) 
     session = uuid.uuid4().hex[:12]
     backend = backends.create(args.backend, results_dir / "cells" / args.backend, session)
     started = time.time()
-    done: List[CellResult] = []
 
-    def one(cell: Cell) -> CellResult:
-        result = run_cell(cell, backend, results_dir)
-        done.append(result)
-        print(
-            f"[check] {len(done)}/{len(cells)} {cell.target}: {cell.id}",
-            file=sys.stderr,
-            flush=True,
-        )
-        return result
+    def progress(done: int, cell: Cell, result: CellResult) -> None:
+        print(f"[check] {done}/{len(cells)} {cell.target}: {cell.id}", file=sys.stderr, flush=True)
 
     try:
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            results = list(pool.map(one, cells))
+        results = run_cells(backend, cells, results_dir, args.workers, progress)
     finally:
         forkserver.close_all()
         sweep.sweep(session + "/")
@@ -174,19 +164,15 @@ def run(request: CheckRequest, cells: Sequence[Cell], args: argparse.Namespace) 
         if not bad
         else "with the fix, the cleanup did NOT run on: " + "; ".join(bad)
     )
-    results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / "results.json").write_text(
-        json.dumps(render_json(sorted(results, key=lambda r: r.id), meta), indent=2) + "\n",
-        encoding="utf-8",
-    )
-    (results_dir / "CHECK.md").write_text(
+    check_md = (
         f"# ./lab check {request.function_dir.name}\n\n"
         f"Handler `{request.handler}`; cleanup judged by {judged}; backend {args.backend}. "
         f"The fix: the lambda-shutdown-hook layer (managed runtimes) or package (images).\n\n"
         + markdown(rows, answers)
-        + f"\n{verdict}.\n",
-        encoding="utf-8",
+        + f"\n{verdict}.\n"
     )
+    ordered = sorted(results, key=lambda r: r.id)
+    write_results(results_dir, ordered, meta, {results_dir / "CHECK.md": check_md})
     print(f"SIGTERM cleanup of {request.handler} ({judged}):\n")
     print(table)
     print(f"\n{verdict}.\nresults: {results_dir}")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Optional
 
 from harness.errors import LabError
 from harness.paths import FIX_DIR, cache_dir
+from harness.provision.built_once import MARKER, build_once
 
 
 class FixBuildError(LabError, RuntimeError):
@@ -80,34 +79,24 @@ def extract_layer(layer_zip: Path, target: Path) -> None:
 def ensure_fix(root: Optional[Path] = None, fix_dir: Path = FIX_DIR) -> BuiltFix:
     """The built wheel and layer of the current fix/ sources."""
     root = cache_dir() / "fix" if root is None else root
-    target = root / sources_digest(fix_dir)
-    built = _built(target, fix_dir)
-    if built is not None:
-        return built
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=target.name + ".building-", dir=root))
-    try:
+
+    def build(staging: Path) -> str:
         try:
             wheel, layer = builder(fix_dir).build_all(staging)
         except (OSError, SystemExit) as err:
             raise FixBuildError(f"building the fix from {fix_dir}: {err}") from None
         extract_layer(layer, staging / "layer")
-        (staging / ".complete").write_text(f"{wheel.name}\n{layer.name}\n", encoding="utf-8")
-        try:
-            staging.rename(target)
-        except OSError:
-            if _built(target, fix_dir) is None:  # not another worker's finished build
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    found = _built(target, fix_dir)
+        return f"{wheel.name}\n{layer.name}\n"
+
+    target = build_once(root / sources_digest(fix_dir), build)
+    found = _built(target)
     if found is None:
         raise FixBuildError(f"{target}: the fix's build is incomplete")
     return found
 
 
-def _built(target: Path, fix_dir: Path) -> Optional[BuiltFix]:
-    marker = target / ".complete"
+def _built(target: Path) -> Optional[BuiltFix]:
+    marker = target / MARKER
     if not marker.is_file():
         return None
     wheel, layer = marker.read_text(encoding="utf-8").split()

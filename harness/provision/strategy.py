@@ -11,10 +11,8 @@ into an image's site-packages is processed: no image per package set.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional, Sequence, Tuple
 
@@ -23,6 +21,7 @@ from harness.model.cells import Cell
 from harness.model.pins import load_pins
 from harness.model.strategies import FIX_PACKAGE, STRATEGIES
 from harness.paths import cache_dir
+from harness.provision.built_once import build_once
 from harness.provision.fix import ensure_fix
 
 
@@ -55,12 +54,9 @@ def user_site(python: str, wanted: Sequence[str], root: Optional[Path] = None) -
     root = cache_dir() / "userbase" if root is None else root
     key = hashlib.sha256("\n".join([python, *sorted(wanted)]).encode()).hexdigest()[:12]
     target = root / f"py{python}-{key}"
-    if (target / ".complete").is_file():
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=target.name + ".building-", dir=root))
-    site = staging / "lib" / f"python{python}" / "site-packages"
-    try:
+
+    def build(staging: Path) -> str:
+        site = staging / "lib" / f"python{python}" / "site-packages"
         done = subprocess.run(
             [
                 sys.executable,
@@ -89,12 +85,6 @@ def user_site(python: str, wanted: Sequence[str], root: Optional[Path] = None) -
             )
         for path in [staging, *staging.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)  # readable by the container's user
-        (staging / ".complete").write_text("\n".join(wanted) + "\n", encoding="utf-8")
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / ".complete").is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+        return "\n".join(wanted) + "\n"
+
+    return build_once(target, build)

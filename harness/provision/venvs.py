@@ -10,15 +10,14 @@ parallel workers racing to build the same venv both end with a good one.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
 from harness.errors import LabError
 from harness.paths import cache_dir
+from harness.provision.built_once import build_once, is_built
 from harness.provision.interpreters import Interpreter
 
 
@@ -43,20 +42,19 @@ def ensure_venv(
     """The path of a ready venv with ``requirements`` installed; builds it if needed."""
     root = cache_dir() / "venvs" if root is None else root
     target = root / venv_name(interpreter, requirements)
-    if (target / ".complete").is_file():
+    if is_built(target):
         return target
-    root.mkdir(parents=True, exist_ok=True)
-    print(
-        f"[lab] building venv for Python {interpreter.full_version} with "
-        f"{', '.join(requirements) or 'no packages'} -> {target}",
-        file=sys.stderr,
-        flush=True,
-    )
-    staging = Path(tempfile.mkdtemp(prefix=target.name + ".building-", dir=root))
-    try:
+
+    def build(staging: Path) -> str:
+        print(
+            f"[lab] building venv for Python {interpreter.full_version} with "
+            f"{', '.join(requirements) or 'no packages'} -> {target}",
+            file=sys.stderr,
+            flush=True,
+        )
         # The venv is built at its final path's sibling and renamed; scripts in
         # bin/ carry the staging path in their shebang, so everything is run as
-        # `python -m ...` instead.
+        # `python -m ...` instead. venv creates the (empty) staging folder's contents.
         _run([str(interpreter.path), "-m", "venv", str(staging)], "create the venv")
         if requirements:
             _run(
@@ -72,17 +70,9 @@ def ensure_venv(
                 ],
                 "install " + " ".join(requirements),
             )
-        (staging / ".complete").write_text("\n".join(requirements) + "\n")
-        try:
-            staging.rename(target)
-        except OSError:
-            # Another worker finished the same venv first; theirs is as good.
-            if not (target / ".complete").is_file():
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+        return "\n".join(requirements) + "\n"
+
+    return build_once(target, build)
 
 
 def _run(argv: Sequence[str], what: str) -> None:

@@ -70,10 +70,20 @@ def _render_pages(
 
 
 def write_report(results_dir: Path, results: Sequence[CellResult], meta: RunMeta) -> List[Path]:
+    return write_results(results_dir, results, meta, _render_pages(results_dir, results, meta))
+
+
+def write_results(
+    results_dir: Path,
+    results: Sequence[CellResult],
+    meta: RunMeta,
+    pages: Mapping[Path, str],
+) -> List[Path]:
+    """results.json and the given pages, each written whole or not at all."""
     results_dir.mkdir(parents=True, exist_ok=True)
     outputs = {
         results_dir / "results.json": json.dumps(render_json(results, meta), indent=2) + "\n",
-        **_render_pages(results_dir, results, meta),
+        **pages,
     }
     for path, text in outputs.items():
         _write_atomic(path, text)
