@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from harness.evidence.result import CellResult
+from harness.model import strategies
 from harness.model.targets import Target
 
 # (strategy, extension) of each answer column, in order.
@@ -49,19 +50,7 @@ TABLES: Tuple[Table, ...] = (
         "The strategies of `harness/model/strategies.py`: nothing, the plain handler, the code "
         "change (wakeup-fd), the lambda-shutdown-hook layer, its wrapper script and its package "
         "(`fix/`), AWS_EXECUTION_ENV set by hand, and the PyPI package lambda-sigterm.",
-        tuple(
-            (s, "internal", s)
-            for s in (
-                "none",
-                "signal",
-                "wakeup-fd",
-                "layer",
-                "wrapper",
-                "package",
-                "execution-env",
-                "lambda-sigterm",
-            )
-        ),
+        tuple((s, "internal", s) for s in strategies.NAMES),
     ),
     Table(
         "aws-graceful-shutdown",
