@@ -18,8 +18,8 @@ import threading
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-from lambda_sandbox import managed
-from lambda_sandbox.config import ConfigError, load_config
+from lambda_sandbox import hardening, managed
+from lambda_sandbox.config import SECRET_VARIABLES, ConfigError, load_config
 from lambda_sandbox.console import Console
 from lambda_sandbox.eventlog import EventLog, Kind
 from lambda_sandbox.http_common import Server
@@ -93,6 +93,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         arguments = parse_arguments(raw)
     except UsageError as exc:
         return fail(f"{exc}\n{USAGE}")
+    # First, before any thread or child: what the function must not read of us.
+    hardened = hardening.protect()
     try:
         config = load_config()
         amqp_settings = None
@@ -103,6 +105,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             amqp_settings = amqp.load_amqp_settings(os.environ, config)
     except ConfigError as exc:
         return fail(str(exc))
+    if hardening.scrub_environ(SECRET_VARIABLES):
+        hardened.append("environ-scrubbed")
     args = arguments.runtime_command(config.opt_dir)
     logging.basicConfig(
         level=LEVELS[config.log_level],
@@ -110,7 +114,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         format="[sandbox] %(levelname)s %(message)s",
     )
     try:
-        event_log = EventLog(config.event_log)
+        event_log = EventLog(config.event_log, config.evidence_key)
     except OSError as exc:
         return fail(f"LAMBDA_SANDBOX_EVENT_LOG={config.event_log!r}: {exc.strerror}")
     sandbox = Sandbox(config, args, event_log, Console())
@@ -135,6 +139,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         function_version=config.function_version,
         config=config.describe(),
         runtime_cmd=args,
+        hardening=hardened,
+        sealed=config.evidence_key is not None,
     )
     # Signals are caught from here on: a SIGTERM right after `sandbox.ready`
     # must start an orderly shutdown, not kill the sandbox outright.

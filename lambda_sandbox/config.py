@@ -4,7 +4,7 @@ Daemon's variable names, so its run scripts work unchanged)."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Mapping, Optional, Tuple
 
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
@@ -41,6 +41,7 @@ SANDBOX_VARIABLES = (
     "LAMBDA_SANDBOX_FREEZE",
     "LAMBDA_SANDBOX_OPT_DIR",
     "LAMBDA_SANDBOX_EVENT_RETRY_DELAYS",
+    "LAMBDA_SANDBOX_EVIDENCE_KEY",
 )
 LAMBDA_VARIABLES = (
     "AWS_LAMBDA_FUNCTION_NAME",
@@ -50,6 +51,11 @@ LAMBDA_VARIABLES = (
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
 )
+
+
+# The sandbox's secrets: scrubbed from what /proc/<sandbox>/environ shows once
+# read (hardening.scrub_environ), never in a child's environment.
+SECRET_VARIABLES = ("LAMBDA_SANDBOX_EVIDENCE_KEY", "AMQP_URI", "AMQP_PASSWORD")
 
 
 def is_sandbox_variable(name: str) -> bool:
@@ -86,6 +92,8 @@ class Config:
     # A failed Event invocation is retried after each of these delays (Lambda:
     # twice, about one and two minutes later; "Asynchronous invocation").
     event_retry_delays_s: Tuple[float, ...] = (60.0, 120.0)
+    # Seals the event log (eventlog.seal); never logged, never in a child's environment.
+    evidence_key: Optional[bytes] = field(default=None, repr=False)
 
     def describe(self) -> Dict[str, object]:
         return {
@@ -122,6 +130,21 @@ def _delays(env: Mapping[str, str], name: str, default: Tuple[float, ...]) -> Tu
     if len(delays) > 2 or any(not 0 <= d <= 3600 for d in delays):
         raise ConfigError(f"{name}={raw!r}: expected up to two delays from 0 to 3600 seconds")
     return delays
+
+
+def _key(env: Mapping[str, str], name: str) -> Optional[bytes]:
+    """A secret given as 32 to 128 hex digits (16 to 64 bytes), or None when unset."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        key = bytes.fromhex(raw)
+    except ValueError:
+        key = b""
+    if not 16 <= len(key) <= 64:
+        # Never echo a secret, even a malformed one.
+        raise ConfigError(f"{name}: expected 32 to 128 hex digits ({len(raw)} characters given)")
+    return key
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -249,4 +272,5 @@ def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = No
         shutdown_model=_choice(env, "LAMBDA_SANDBOX_SHUTDOWN_MODEL", "docs", SHUTDOWN_MODELS),
         freeze=_switch(env, "LAMBDA_SANDBOX_FREEZE", True),
         event_retry_delays_s=_delays(env, "LAMBDA_SANDBOX_EVENT_RETRY_DELAYS", (60.0, 120.0)),
+        evidence_key=_key(env, "LAMBDA_SANDBOX_EVIDENCE_KEY"),
     )

@@ -11,12 +11,22 @@ The writer is used from many threads; each line is written whole under a lock
 and flushed at once, so a reader tailing the file never sees half a line and
 nothing is lost when the sandbox is killed right after.
 
+Sealed logs: given a key (``LAMBDA_SANDBOX_EVIDENCE_KEY``, which the function
+never sees), the writer ends every line with ``"mac"``, an HMAC-SHA256 over the
+previous line's mac and the line's own text. A line the function appended,
+altered or removed then fails ``verify_seals`` with the same key: the log is
+evidence only the sandbox can write (issue 17).
+
 Standard library only, CPython 3.7+: it runs inside every image.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -68,7 +78,14 @@ class Kind:
 # event about one execution environment carries). The README documents the
 # same table; tests/unit/test_eventlog_contract.py keeps the two equal.
 KIND_FIELDS: Dict[str, Tuple[str, ...]] = {
-    Kind.SANDBOX_START: ("pid", "function_name", "function_version", "config"),
+    Kind.SANDBOX_START: (
+        "pid",
+        "function_name",
+        "function_version",
+        "config",
+        "hardening",
+        "sealed",
+    ),
     Kind.SANDBOX_READY: ("invoke_api", "runtime_api"),
     Kind.SANDBOX_SIGNAL: ("signal",),
     Kind.SANDBOX_EXIT: ("code",),
@@ -167,10 +184,14 @@ def parse_line(n: int, line: Union[str, bytes]) -> Union[Event, str, None]:
     return Event(n=n, kind=str(record["kind"]), mono=mono, record=record)
 
 
-def parse_events(lines: Iterable[Union[str, bytes]]) -> Reading:
-    """Every event of a log, in order, with a problem per unreadable or foreign line."""
+def parse_events(lines: Iterable[Union[str, bytes]], key: Optional[bytes] = None) -> Reading:
+    """Every event of a log, in order, with a problem per unreadable or foreign line;
+    with ``key``, also a problem per line the sandbox did not seal (``verify_seals``)."""
     events: List[Event] = []
     problems: List[str] = []
+    if key is not None:
+        lines = list(lines)
+        problems.extend(verify_seals(lines, key))
     for n, line in enumerate(lines):
         parsed = parse_line(n, line)
         if parsed is None:
@@ -194,6 +215,61 @@ def read_event_log(path: str) -> Reading:
         return Reading(events=(), problems=())
 
 
+# ----------------------------------------------------------------- seals
+
+# `, "mac": "<64 hex digits>"}` closes every sealed line.
+_SEAL = re.compile(r', "mac": "([0-9a-f]{64})"\}$')
+
+
+def seal(body: str, key: bytes, previous: str) -> str:
+    """``body`` (one JSON object's text) with its mac as a last key. Pure.
+
+    The mac covers the previous line's mac too, so lines cannot be removed or
+    reordered without a later line failing."""
+    mac = hmac.new(key, (previous + "\n" + body).encode("utf-8"), hashlib.sha256).hexdigest()
+    return body[:-1] + ', "mac": "' + mac + '"}'
+
+
+def verify_seals(lines: Iterable[Union[str, bytes]], key: bytes) -> List[str]:
+    """A problem per non-blank line that is not the sandbox's (empty when all are). Pure.
+
+    A line that fails is skipped, and the chain goes on from the last line that
+    held: one appended forgery is one problem, not a cascade. A removed line
+    shows as the next line failing."""
+    problems: List[str] = []
+    previous = ""
+    for n, raw in enumerate(lines):
+        line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        found = _SEAL.search(line)
+        if found is None:
+            problems.append(f"event log line {n + 1} has no seal: the sandbox did not write it")
+            continue
+        body = line[: found.start()] + "}"
+        if not hmac.compare_digest(seal(body, key, previous), line):
+            problems.append(
+                f"event log line {n + 1} fails its seal: it was altered, forged, or a line "
+                "before it was removed"
+            )
+            continue
+        previous = found.group(1)
+    return problems
+
+
+def new_key() -> bytes:
+    """A fresh evidence key, for whoever starts a sandbox and judges its log.
+
+    The key is in the caller's memory from now on, so the caller becomes
+    non-dumpable as the sandbox does (``hardening``), without dropping any
+    capability of its own."""
+    from lambda_sandbox import hardening
+
+    hardening.protect(drop_ptrace=False)
+    return secrets.token_bytes(32)
+
+
 # ----------------------------------------------------------------- writing
 
 
@@ -205,11 +281,13 @@ def encode(kind: str, fields: Mapping[str, Any], ts: float, mono: float) -> str:
 
 
 class EventLog:
-    """The sandbox's writer; with no path it writes nothing."""
+    """The sandbox's writer; with no path it writes nothing; with a key it seals each line."""
 
-    def __init__(self, path: Optional[str]) -> None:
+    def __init__(self, path: Optional[str], key: Optional[bytes] = None) -> None:
         self._lock = threading.Lock()
         self._file: Optional[IO[str]] = None
+        self._key = key
+        self._previous = ""
         if path:
             self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the sandbox
 
@@ -218,6 +296,9 @@ class EventLog:
             return
         line = encode(kind, fields, time.time(), time.monotonic())
         with self._lock:
+            if self._key is not None:
+                line = seal(line, self._key, self._previous)
+                self._previous = line[-66:-2]
             self._file.write(line + "\n")
             self._file.flush()
 

@@ -31,7 +31,8 @@ import sys
 import traceback
 from typing import Any, Dict, List
 
-from lambda_sandbox import cli
+from lambda_sandbox import cli, hardening
+from lambda_sandbox.config import SECRET_VARIABLES
 
 
 def _say(message: Dict[str, Any]) -> None:
@@ -85,6 +86,10 @@ def _reap() -> None:
 
 
 def serve() -> int:
+    # Requests carry the sandboxes' secrets (an evidence key): the functions
+    # they run must not read them from this process either (hardening).
+    hardening.protect()
+    hardening.scrub_environ(SECRET_VARIABLES)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)

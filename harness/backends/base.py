@@ -15,13 +15,13 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Protocol, Tuple
+from typing import List, Optional, Protocol, Tuple
 
 from harness.backends.script import play_cell
 from harness.errors import LabError
 from harness.model.cells import Cell
 from harness.sandbox.tail import EventLogTail
-from lambda_sandbox.eventlog import Event, Kind
+from lambda_sandbox.eventlog import Event, Kind, new_key, verify_seals
 
 EVENT_LOG = "events.jsonl"
 OUTPUT_LOG = "output.log"
@@ -118,7 +118,8 @@ class BackendBase:
     def provision(self, cell: Cell) -> Provisioned:
         raise NotImplementedError
 
-    def launch(self, cell: Cell, ready: Provisioned, workdir: Path) -> Launched:
+    def launch(self, cell: Cell, ready: Provisioned, workdir: Path, key: bytes) -> Launched:
+        """Start the cell's sandbox with ``key`` as LAMBDA_SANDBOX_EVIDENCE_KEY."""
         raise NotImplementedError
 
     def label(self, cell: Cell) -> str:
@@ -150,7 +151,11 @@ class BackendBase:
             output_log.write_text(problem + "\n", encoding="utf-8")
         else:
             python_version = ready.python_full_version
-            problem, returncode = self._play(cell, ready, workdir)
+            key = new_key()
+            problem, returncode = self._play(cell, ready, workdir, key)
+            problem = problem or forgery_problem(
+                verify_seals(_read_text(event_log).splitlines(), key)
+            )
         return CellRun(
             cell=cell,
             backend=self.name,
@@ -166,9 +171,9 @@ class BackendBase:
         )
 
     def _play(
-        self, cell: Cell, ready: Provisioned, workdir: Path
+        self, cell: Cell, ready: Provisioned, workdir: Path, key: bytes
     ) -> Tuple[Optional[str], Optional[int]]:
-        launched = self.launch(cell, ready, workdir)
+        launched = self.launch(cell, ready, workdir, key)
         problem: Optional[str] = None
         returncode: Optional[int] = None
         try:
@@ -194,6 +199,17 @@ def drive(cell: Cell, launched: Launched, log: EventLogTail, timeouts: Timeouts)
         launched.alive,
         timeouts.invoke_s,
         timeouts.idle_grace_s,
+    )
+
+
+def forgery_problem(seal_problems: List[str]) -> Optional[str]:
+    """What the run's problem is when the event log holds lines the sandbox did not
+    write (``verify_seals``), or None. Pure."""
+    if not seal_problems:
+        return None
+    return (
+        f"the event log is not the sandbox's alone ({len(seal_problems)} line(s) fail their "
+        f"seal; first: {seal_problems[0]}): its evidence is not judged"
     )
 
 

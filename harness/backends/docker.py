@@ -158,7 +158,7 @@ class DockerBackend(BackendBase):
             self._versions[image_id] = out.decode().strip()
         return self._versions[image_id]
 
-    def launch(self, cell: Cell, ready: Provisioned, workdir: Path) -> Launched:
+    def launch(self, cell: Cell, ready: Provisioned, workdir: Path, key: bytes) -> Launched:
         workdir.chmod(CONTAINER_WRITABLE)
         engine = self._engine
         network = network_for(engine, os.environ)
@@ -173,6 +173,7 @@ class DockerBackend(BackendBase):
                 network,
                 layer=made.layer,
                 user_base=made.user_base,
+                key=key,
             )
         )
         return _Container(container, network, workdir / "output.log")

@@ -45,9 +45,10 @@ def sandbox_env(
     label: str,
     host_env: Mapping[str, str],
     layer: Optional[Path] = None,
+    key: Optional[bytes] = None,
 ) -> Dict[str, str]:
     """The sandbox's whole environment for ``cell`` (``layer``: the extracted layer that
-    plays /opt, for strategies that use one). Pure."""
+    plays /opt, for strategies that use one; ``key``: the event log's seal). Pure."""
     env = {k: host_env[k] for k in PASSED_THROUGH if k in host_env}
     env.update(
         {
@@ -71,6 +72,8 @@ def sandbox_env(
     env.update(cell_environment(cell))
     if layer is not None:
         env.update(layer_environment(cell, str(layer)))
+    if key is not None:
+        env["LAMBDA_SANDBOX_EVIDENCE_KEY"] = key.hex()
     return env
 
 
@@ -136,14 +139,14 @@ class ProcessBackend(BackendBase):
             raise ProvisionFailed(f"venv for Python {cell.python}: {err}") from None
         return Provisioned(python_full_version=interpreter.full_version, handle=venv_python(venv))
 
-    def launch(self, cell: Cell, ready: Provisioned, workdir: Path) -> Launched:
+    def launch(self, cell: Cell, ready: Provisioned, workdir: Path, key: bytes) -> Launched:
         assert isinstance(ready.handle, Path)
         (workdir / "no-extensions").mkdir(exist_ok=True)
         label = self.label(cell)
         output = (workdir / "output.log").open("wb")
         child = SandboxChild(
             sandbox_argv(ready.handle, cell),
-            env=sandbox_env(cell, workdir, label, os.environ, strategy.layer_dir(cell)),
+            env=sandbox_env(cell, workdir, label, os.environ, strategy.layer_dir(cell), key),
             cwd=cell.function_dir,
             output=output,
             label=label,

@@ -115,6 +115,7 @@ def run_kwargs(
     network: str,
     layer: Optional[Path] = None,
     user_base: Optional[Path] = None,
+    key: Optional[bytes] = None,
 ) -> Dict[str, Any]:
     """docker-py ``containers.run`` keyword arguments for ``cell``; ``layer`` and
     ``user_base`` are host folders the cell's strategy adds (mounted read-only). Pure."""
@@ -137,6 +138,8 @@ def run_kwargs(
         # Processed at interpreter start like site-packages (pip install in an image).
         volumes[str(user_base)] = {"bind": USER_BASE, "mode": "ro"}
         env["PYTHONUSERBASE"] = USER_BASE
+    if key is not None:
+        env["LAMBDA_SANDBOX_EVIDENCE_KEY"] = key.hex()
     if any(v.startswith(PROJECT_MOUNT + "/") for v in env.values()):
         volumes[str(PROJECT_ROOT)] = {"bind": PROJECT_MOUNT, "mode": "ro"}
     kwargs: Dict[str, Any] = {
