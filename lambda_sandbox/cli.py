@@ -128,6 +128,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             InvokeApiHandler,
             sandbox,
             config.client_timeout_s,
+            sandbox.connections,
         )
     except OSError as exc:
         sandbox.close()

@@ -42,6 +42,7 @@ SANDBOX_VARIABLES = (
     "LAMBDA_SANDBOX_OPT_DIR",
     "LAMBDA_SANDBOX_EVENT_RETRY_DELAYS",
     "LAMBDA_SANDBOX_EVIDENCE_KEY",
+    "LAMBDA_SANDBOX_MAX_CONNECTIONS",
 )
 LAMBDA_VARIABLES = (
     "AWS_LAMBDA_FUNCTION_NAME",
@@ -92,6 +93,8 @@ class Config:
     # A failed Event invocation is retried after each of these delays (Lambda:
     # twice, about one and two minutes later; "Asynchronous invocation").
     event_retry_delays_s: Tuple[float, ...] = (60.0, 120.0)
+    # Connections open at once over all the HTTP servers; None: from RLIMIT_NOFILE.
+    max_connections: Optional[int] = None
     # Seals the event log (eventlog.seal); never logged, never in a child's environment.
     evidence_key: Optional[bytes] = field(default=None, repr=False)
 
@@ -111,6 +114,7 @@ class Config:
             "shutdown_model": self.shutdown_model,
             "freeze": self.freeze,
             "event_retry_delays_s": list(self.event_retry_delays_s),
+            "max_connections": self.max_connections,
         }
 
 
@@ -273,4 +277,9 @@ def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = No
         freeze=_switch(env, "LAMBDA_SANDBOX_FREEZE", True),
         event_retry_delays_s=_delays(env, "LAMBDA_SANDBOX_EVENT_RETRY_DELAYS", (60.0, 120.0)),
         evidence_key=_key(env, "LAMBDA_SANDBOX_EVIDENCE_KEY"),
+        max_connections=(
+            _count(env, "LAMBDA_SANDBOX_MAX_CONNECTIONS", 0, 8, 100_000)
+            if env.get("LAMBDA_SANDBOX_MAX_CONNECTIONS", "").strip()
+            else None
+        ),
     )

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
+import select
 import socket
+import struct
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
 from lambda_sandbox import http_framing
+from lambda_sandbox.connections import ConnectionTable, refuse
 from lambda_sandbox.header_values import safe_header_value
 from lambda_sandbox.http_reader import DeadlineReader
 
 log = logging.getLogger("lambda_sandbox.http")
+
+# How long the server loop pauses when accept() finds no descriptor left.
+ACCEPT_PAUSE_S = 0.05
+
+# At stop, how long the answers still owed may take to go out, and how long a
+# connection that has sent no request yet may take to begin one.
+DRAIN_WAIT_S = 2.0
+IDLE_GRACE_S = 0.1
 
 # Beyond this a body is not even drained: the connection is closed instead.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
@@ -34,6 +48,30 @@ class BadBody(Exception):
         self.status = status
 
 
+SO_ATTACH_FILTER = 26
+BPF_RET_K = 0x06  # BPF_RET | BPF_K: return a constant (0: keep no byte of the packet)
+
+
+def refuse_new_connections(listener: socket.socket) -> bool:
+    """Attach a classic BPF filter that drops every packet to ``listener``; whether it
+    took (Linux only; elsewhere the backlog's drain alone must do)."""
+    try:
+        import ctypes
+
+        program = (ctypes.c_uint64 * 1)(BPF_RET_K)  # code 0x06, jt 0, jf 0, k 0
+        fprog = struct.pack("@HP", 1, ctypes.addressof(program))
+        listener.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+    except (ImportError, OSError, struct.error):
+        return False
+    return True
+
+
+def _has_pending_bytes(conn: socket.socket) -> bool:
+    """Whether ``conn`` has something to read (a request begun, or the client's close):
+    its handler then ends by itself. Nothing is consumed."""
+    return bool(select.select([conn], [], [], 0)[0])
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -45,6 +83,7 @@ class Server(ThreadingHTTPServer):
         handler: Any,
         context: Any,
         client_timeout_s: Optional[float] = None,
+        connections: Optional[ConnectionTable] = None,
     ) -> None:
         host = address[0]
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -52,25 +91,130 @@ class Server(ThreadingHTTPServer):
         # A client that stops sending mid-request (or idles on a keep-alive
         # connection) is dropped after this long instead of holding a thread.
         self.client_timeout_s = client_timeout_s
+        # Shared by all the sandbox's servers: how many connections may be open.
+        self.connections = connections
+        self.stopping = False  # answers go out with "Connection: close" from now on
+        self._last_accept_warning = 0.0
+        # Every connection being handled, with its thread: joined at stop.
+        self._handlers: Dict[socket.socket, threading.Thread] = {}
+        self._handlers_lock = threading.Lock()
         super().__init__(address, handler)
 
+    # -- admission -----------------------------------------------------------------
+
+    def get_request(self) -> Tuple[socket.socket, Any]:
+        try:
+            return super().get_request()
+        except OSError as err:
+            if err.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                self._cannot_accept(err)
+            raise  # socketserver drops the attempt; the client stays in the backlog
+
+    def _cannot_accept(self, err: OSError) -> None:
+        """Out of descriptors: say so (once in 10 s) and pause, instead of spinning."""
+        now = time.monotonic()
+        if now - self._last_accept_warning >= 10.0:
+            self._last_accept_warning = now
+            log.warning("%s: cannot accept a connection: %s", self.address, err.strerror)
+        time.sleep(ACCEPT_PAUSE_S)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if self.connections is None or self.connections.admit(request):
+            return True
+        refuse(request)
+        return False
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        handler = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
+        with self._handlers_lock:
+            self._handlers[request] = handler
+        handler.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._handlers_lock:
+            self._handlers.pop(request, None)
+        if self.connections is not None:
+            self.connections.forget(request)
+        super().shutdown_request(request)
+
+    # -- stopping ------------------------------------------------------------------
+
     def shutdown(self) -> None:
-        """Stop serve_forever now, not at its next poll (up to poll_interval later).
+        """Stop serving now, not at the loop's next poll, and leave no client without
+        an answer: what the backlog holds is handled, the listening socket is
+        closed (later clients are refused, not reset), idle connections are
+        closed, and requests in progress finish, each bounded by DRAIN_WAIT_S.
 
         socketserver offers no way to wake its loop, so this does what its
         shutdown does (set the request flag, wait for the loop to end) with one
-        step between: shutting the listening socket's read side down makes the
-        loop's select return at once (Linux), and the loop checks the flag
-        before it accepts. The attribute names are socketserver's own,
-        unchanged from CPython 3.7 to 3.13.
+        step between: a connection to the server itself makes the loop's select
+        return, and the loop checks the flag before it accepts. (Shutting the
+        listening socket down would wake it too, but Linux then resets every
+        connection in the backlog.) The attribute names are socketserver's
+        own, unchanged from CPython 3.7 to 3.13.
         """
         if not hasattr(self, "_BaseServer__is_shut_down"):
             super().shutdown()
             return
         self._BaseServer__shutdown_request = True
-        with contextlib.suppress(OSError):
-            self.socket.shutdown(socket.SHUT_RD)
+        self.stopping = True
+        self._wake()
         self._BaseServer__is_shut_down.wait()
+        # No new connection may complete from here on (Linux: a socket filter that
+        # drops every packet; a client's SYN is retried, then refused at close), so
+        # draining the backlog leaves nothing in it to be reset.
+        refuse_new_connections(self.socket)
+        self.drain_backlog()
+        self.socket.close()
+        self.finish_handlers()
+
+    def _wake(self) -> None:
+        host, port = self.server_address[:2]
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(str(host), str(host))
+        with contextlib.suppress(OSError), socket.socket(self.address_family) as poke:
+            poke.settimeout(0.5)
+            poke.connect((host, port))
+
+    def drain_backlog(self) -> int:
+        """Accept and hand on what the backlog holds now; how many connections."""
+        accepted = 0
+        try:
+            self.socket.setblocking(False)
+        except OSError:
+            return 0
+        while True:
+            try:
+                request, client_address = self.socket.accept()
+            except OSError:  # empty (EAGAIN), or closed
+                return accepted
+            accepted += 1
+            request.setblocking(True)
+            if self.verify_request(request, client_address):
+                self.process_request(request, client_address)
+            else:
+                self.shutdown_request(request)
+
+    def finish_handlers(self, wait_s: float = DRAIN_WAIT_S) -> None:
+        """Wait up to ``wait_s`` for every connection's answer to go out; a connection
+        still waiting for its request after IDLE_GRACE_S (a client that connected
+        and sends nothing, one kept alive between requests) is closed then."""
+        deadline = time.monotonic() + wait_s
+        with self._handlers_lock:
+            handlers = dict(self._handlers)
+        grace_end = time.monotonic() + IDLE_GRACE_S
+        for handler in handlers.values():
+            handler.join(max(0.0, grace_end - time.monotonic()))
+        for conn, handler in handlers.items():
+            if not handler.is_alive():
+                continue
+            if self.connections is not None and self.connections.is_idle(conn):
+                with contextlib.suppress(OSError):
+                    if not _has_pending_bytes(conn):
+                        conn.shutdown(socket.SHUT_RDWR)
+        for handler in handlers.values():
+            handler.join(max(0.0, deadline - time.monotonic()))
 
     @property
     def address(self) -> str:
@@ -104,14 +248,23 @@ class Handler(BaseHTTPRequestHandler):
         reader = self.rfile
         if isinstance(reader, DeadlineReader):
             reader.next_request()
+        self._mark(idle=True)  # waiting for a request line: may make room for a newcomer
         super().handle_one_request()
+        if getattr(self.server, "stopping", False):
+            self.close_connection = True
 
     def parse_request(self) -> bool:
+        self._mark(idle=False)
         self.body_consumed = False
         parsed = super().parse_request()
         if isinstance(self.rfile, DeadlineReader):
             self.rfile.headers_done()
         return parsed
+
+    def _mark(self, idle: bool) -> None:
+        connections = getattr(self.server, "connections", None)
+        if connections is not None:
+            connections.mark(self.connection, idle)
 
     def _framing(self) -> Tuple[str, int]:
         headers = self.headers

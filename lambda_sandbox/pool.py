@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import collections
 import logging
+import resource
 import threading
 import time
 from typing import Deque, Dict, List, Optional, Sequence
 
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox.config import Config
+from lambda_sandbox.connections import ConnectionTable, connection_limit
 from lambda_sandbox.console import Console
 from lambda_sandbox.environment import ExecutionEnvironment
 from lambda_sandbox.eventlog import EventLog, Kind
@@ -54,6 +56,14 @@ class Sandbox:
         self.console = console
         self.exited = threading.Event()
         self.exit_code = 0
+        # One bound on open connections for the Invoke API and every Runtime API.
+        self.connections = ConnectionTable(
+            connection_limit(
+                resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+                config.max_concurrency,
+                config.max_connections,
+            )
+        )
         self._cond = threading.Condition()
         self._environments: List[ExecutionEnvironment] = []
         self._servers: List[Server] = []
@@ -201,6 +211,7 @@ class Sandbox:
             RuntimeApiHandler,
             environment,
             self.config.client_timeout_s,
+            self.connections,
         )
         environment.runtime_api_address = server.address
         threading.Thread(
