@@ -143,6 +143,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         hardening=hardened,
         sealed=config.evidence_key is not None,
     )
+    # Events an earlier stop spooled run first (they were accepted with 202).
+    sandbox.replay_spool()
     # Signals are caught from here on: a SIGTERM right after `sandbox.ready`
     # must start an orderly shutdown, not kill the sandbox outright.
     wake_r = _catch_stop_signals()

@@ -43,6 +43,7 @@ SANDBOX_VARIABLES = (
     "LAMBDA_SANDBOX_EVENT_RETRY_DELAYS",
     "LAMBDA_SANDBOX_EVIDENCE_KEY",
     "LAMBDA_SANDBOX_MAX_CONNECTIONS",
+    "LAMBDA_SANDBOX_EVENT_SPOOL",
 )
 LAMBDA_VARIABLES = (
     "AWS_LAMBDA_FUNCTION_NAME",
@@ -93,6 +94,8 @@ class Config:
     # A failed Event invocation is retried after each of these delays (Lambda:
     # twice, about one and two minutes later; "Asynchronous invocation").
     event_retry_delays_s: Tuple[float, ...] = (60.0, 120.0)
+    # Where Event invocations left unrun at stop are kept for the next start.
+    event_spool: Optional[str] = None
     # Connections open at once over all the HTTP servers; None: from RLIMIT_NOFILE.
     max_connections: Optional[int] = None
     # Seals the event log (eventlog.seal); never logged, never in a child's environment.
@@ -115,6 +118,7 @@ class Config:
             "freeze": self.freeze,
             "event_retry_delays_s": list(self.event_retry_delays_s),
             "max_connections": self.max_connections,
+            "event_spool": self.event_spool,
         }
 
 
@@ -134,6 +138,26 @@ def _delays(env: Mapping[str, str], name: str, default: Tuple[float, ...]) -> Tu
     if len(delays) > 2 or any(not 0 <= d <= 3600 for d in delays):
         raise ConfigError(f"{name}={raw!r}: expected up to two delays from 0 to 3600 seconds")
     return delays
+
+
+def default_spool_path(event_log: Optional[str]) -> Optional[str]:
+    """The spool beside the event log (``event-spool.jsonl``), or None without one."""
+    if not event_log:
+        return None
+    return os.path.join(os.path.dirname(os.path.abspath(event_log)), "event-spool.jsonl")
+
+
+def _spool(env: Mapping[str, str], name: str, event_log: Optional[str]) -> Optional[str]:
+    """The Event spool's path: beside the event log by default, "none" for no spool."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default_spool_path(event_log)
+    if raw.lower() == "none":
+        return None
+    folder = os.path.dirname(os.path.abspath(raw))
+    if not os.path.isdir(folder):
+        raise ConfigError(f"{name}={raw!r}: no such directory {folder!r}")
+    return os.path.abspath(raw)
 
 
 def _key(env: Mapping[str, str], name: str) -> Optional[bytes]:
@@ -250,6 +274,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = No
     # managed profile (lambda_sandbox/managed). LAMBDA_EXTENSIONS_DIR still
     # overrides the extensions directory alone.
     opt_dir = _directory(env, "LAMBDA_SANDBOX_OPT_DIR", "/opt", "/opt, where layers are")
+    event_log = env.get("LAMBDA_SANDBOX_EVENT_LOG", "").strip() or None
     return Config(
         function_name=name,
         function_version=env.get("AWS_LAMBDA_FUNCTION_VERSION", "").strip() or "$LATEST",
@@ -264,7 +289,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = No
         extensions_dir=env.get("LAMBDA_EXTENSIONS_DIR", "").strip()
         or os.path.join(opt_dir, "extensions"),
         log_level="warn" if log_level == "warning" else log_level,
-        event_log=env.get("LAMBDA_SANDBOX_EVENT_LOG", "").strip() or None,
+        event_log=event_log,
         task_root=os.path.abspath(task_root),
         region=env.get("AWS_REGION", "").strip()
         or env.get("AWS_DEFAULT_REGION", "")
@@ -277,6 +302,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = No
         freeze=_switch(env, "LAMBDA_SANDBOX_FREEZE", True),
         event_retry_delays_s=_delays(env, "LAMBDA_SANDBOX_EVENT_RETRY_DELAYS", (60.0, 120.0)),
         evidence_key=_key(env, "LAMBDA_SANDBOX_EVIDENCE_KEY"),
+        event_spool=_spool(env, "LAMBDA_SANDBOX_EVENT_SPOOL", event_log),
         max_connections=(
             _count(env, "LAMBDA_SANDBOX_MAX_CONNECTIONS", 0, 8, 100_000)
             if env.get("LAMBDA_SANDBOX_MAX_CONNECTIONS", "").strip()

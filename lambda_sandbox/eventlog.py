@@ -58,6 +58,8 @@ class Kind:
     INVOKE_START = "invoke.start"
     INVOKE_END = "invoke.end"
     INVOKE_DROPPED = "invoke.dropped"
+    INVOKE_SPOOLED = "invoke.spooled"
+    INVOKE_REPLAYED = "invoke.replayed"
     SHUTDOWN_START = "shutdown.start"
     SHUTDOWN_EVENT = "shutdown.event"
     SIGNAL_SENT = "signal.sent"
@@ -102,6 +104,8 @@ KIND_FIELDS: Dict[str, Tuple[str, ...]] = {
     Kind.INVOKE_START: ("request_id",),
     Kind.INVOKE_END: ("request_id", "status", "duration_ms"),
     Kind.INVOKE_DROPPED: ("request_id", "reason"),
+    Kind.INVOKE_SPOOLED: ("request_id", "spool", "retries_made"),
+    Kind.INVOKE_REPLAYED: ("request_id", "spool", "retries_made"),
     Kind.SHUTDOWN_START: (
         "reason",
         "rule",

@@ -19,6 +19,7 @@ import time
 from typing import Deque, Dict, List, Optional, Sequence
 
 from lambda_sandbox import lifecycle as lc
+from lambda_sandbox import spool
 from lambda_sandbox.config import Config
 from lambda_sandbox.connections import ConnectionTable, connection_limit
 from lambda_sandbox.console import Console
@@ -113,19 +114,66 @@ class Sandbox:
             environment.exited.wait()
         self.exit_code = max((e.exit_code for e in environments), default=0)
         with self._cond:
-            dropped = list(self._async)
+            pending = list(self._async)
             self._async.clear()
             for again, timer in self._retries.values():
                 timer.cancel()
-                dropped.append(again)
+                pending.append(again)
             self._retries.clear()
-        for invocation in dropped:
-            self.event_log.write(
-                Kind.INVOKE_DROPPED,
-                request_id=invocation.request_id,
-                reason="the sandbox stopped before this Event invocation ran",
-            )
+        self._keep(pending)
         self.exited.set()
+
+    def _keep(self, pending: List[Invocation]) -> None:
+        """Spool the Event invocations the stop left unrun (or record them dropped
+        when there is no spool, or it cannot be written)."""
+        path = self.config.event_spool
+        items = [spool.Spooled(i, self._attempts.get(i.request_id, 0)) for i in pending]
+        why = "the sandbox stopped before this Event invocation ran (no spool)"
+        if path is not None and items:
+            try:
+                spool.save(path, items)
+            except OSError as err:
+                why = f"the sandbox stopped and the spool {path} cannot be written: {err.strerror}"
+            else:
+                for item in items:
+                    self.event_log.write(
+                        Kind.INVOKE_SPOOLED,
+                        request_id=item.invocation.request_id,
+                        spool=path,
+                        retries_made=item.retries_made,
+                    )
+                return
+        for item in items:
+            self.event_log.write(
+                Kind.INVOKE_DROPPED, request_id=item.invocation.request_id, reason=why
+            )
+
+    def replay_spool(self) -> int:
+        """Queue the Event invocations an earlier stop spooled, first; how many."""
+        path = self.config.event_spool
+        if path is None:
+            return 0
+        try:
+            items, problems = spool.take(path)
+        except OSError as err:
+            log.error("the Event spool %s cannot be read: %s", path, err.strerror)
+            return 0
+        for problem in problems:
+            log.error("the Event spool: %s (skipped)", problem)
+        with self._cond:
+            for item in items:
+                if item.retries_made:
+                    self._attempts[item.invocation.request_id] = item.retries_made
+                self._async.append(item.invocation)
+            self._cond.notify_all()
+        for item in items:
+            self.event_log.write(
+                Kind.INVOKE_REPLAYED,
+                request_id=item.invocation.request_id,
+                spool=path,
+                retries_made=item.retries_made,
+            )
+        return len(items)
 
     # ------------------------------------------------------------ invoking
 
@@ -232,6 +280,13 @@ class Sandbox:
                     return
                 invocation = self._async.popleft()
             result = self.invoke(invocation)
+            with self._cond:
+                stopped = self._stopping
+            if stopped and result.status == 500:
+                # Cut off (or never started) by the stop: the spool keeps it.
+                with self._cond:
+                    self._async.appendleft(invocation)
+                return
             if result.status == 429:
                 # Nothing lost: an Event invocation over capacity waits its turn.
                 with self._cond:
@@ -258,16 +313,10 @@ class Sandbox:
         def requeue() -> None:
             with self._cond:
                 if self._retries.pop(again.request_id, None) is None:
-                    return  # dropped at stop meanwhile
-                if not self._stopping:
-                    self._async.append(again)
-                    self._cond.notify_all()
-                else:
-                    self.event_log.write(
-                        Kind.INVOKE_DROPPED,
-                        request_id=again.request_id,
-                        reason="the sandbox stopped before this Event invocation's retry",
-                    )
+                    return  # taken for the spool at stop meanwhile
+                # When stopping, the queue is what the stop spools.
+                self._async.append(again)
+                self._cond.notify_all()
 
         timer = threading.Timer(delays[attempt], requeue)
         timer.daemon = True

@@ -215,6 +215,8 @@ IGNORED: FrozenSet[str] = AMQP_KINDS | frozenset(
         Kind.INIT_START,
         Kind.INVOKE_START,
         Kind.INVOKE_DROPPED,
+        Kind.INVOKE_SPOOLED,
+        Kind.INVOKE_REPLAYED,
     }
 )
 

@@ -222,6 +222,8 @@ IGNORED: FrozenSet[str] = AMQP_KINDS | frozenset(
         Kind.PHASE,
         Kind.EXTENSION_REFUSED,
         Kind.INVOKE_DROPPED,
+        Kind.INVOKE_SPOOLED,
+        Kind.INVOKE_REPLAYED,
     }
 )
 
