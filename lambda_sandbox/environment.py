@@ -12,13 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import signal
 import threading
 import time
 import uuid
 from typing import (
-    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -28,7 +26,6 @@ from typing import (
     Tuple,
     Type,
     TypeVar,
-    Union,
 )
 
 from lambda_sandbox import lifecycle as lc
@@ -59,6 +56,7 @@ from lambda_sandbox.invocations import (
     now_ms,
     service_error,
 )
+from lambda_sandbox.mailbox import Mailbox
 from lambda_sandbox.processes import Child, Supervisor, describe_exit
 from lambda_sandbox.procfs import read_max_memory_used_mb
 from lambda_sandbox.timers import TimerWheel
@@ -67,17 +65,6 @@ log = logging.getLogger("lambda_sandbox")
 
 # How long a thaw before the shutdown's signals waits for the threads to resume.
 THAW_SETTLE_S = 0.05
-
-
-class _Closed:
-    """Put in a mailbox when its environment is gone; the waiter gives up."""
-
-
-CLOSED = _Closed()
-
-
-if TYPE_CHECKING:
-    Mailbox = queue.Queue[Union[RuntimeDelivery, Dict[str, Any], _Closed]]
 
 
 class ExecutionEnvironment:
@@ -126,8 +113,8 @@ class ExecutionEnvironment:
         # Every process group the environment started, exited leaders included:
         # what is left in them is killed when the shutdown ends.
         self._groups: List[Child] = []
-        self._runtime_box: Mailbox = queue.Queue()
-        self._extension_boxes: Dict[str, Mailbox] = {}
+        self._runtime_box: Mailbox[RuntimeDelivery] = Mailbox()
+        self._extension_boxes: Dict[str, Mailbox[Dict[str, Any]]] = {}
         self._extension_names: Dict[str, str] = {}
         self._invocations: Dict[str, Invocation] = {}
         self._invoke_started: Dict[str, float] = {}
@@ -161,12 +148,16 @@ class ExecutionEnvironment:
 
     # ------------------------------------------------------ runtime side
 
-    def runtime_next(self) -> Optional[RuntimeDelivery]:
+    def runtime_next(
+        self, abandoned: Callable[[], bool] = lambda: False
+    ) -> Optional[RuntimeDelivery]:
+        """The next invocation; None when the environment was reset, or the caller
+        went away (``abandoned``) first."""
         with self._lock:
             self._drain_runtime_output()
             box = self._runtime_box
             self._post(lc.RuntimeNext())
-        item = box.get()
+        item = box.get(abandoned)
         return item if isinstance(item, RuntimeDelivery) else None
 
     def runtime_response(
@@ -204,7 +195,7 @@ class ExecutionEnvironment:
     def register_extension(self, name: str, events: Sequence[str]) -> str:
         extension_id = str(uuid.uuid4())
         with self._lock:
-            self._extension_boxes[extension_id] = queue.Queue()
+            self._extension_boxes[extension_id] = Mailbox()
             self._extension_names[extension_id] = name
             try:
                 self._post(lc.ExtensionRegistered(extension_id, name, tuple(events)))
@@ -220,12 +211,14 @@ class ExecutionEnvironment:
                 raise
         return extension_id
 
-    def extension_next(self, extension_id: str) -> Optional[Dict[str, Any]]:
+    def extension_next(
+        self, extension_id: str, abandoned: Callable[[], bool] = lambda: False
+    ) -> Optional[Dict[str, Any]]:
         with self._lock:
             box = self._extension_boxes.get(extension_id)
             self._post(lc.ExtensionNext(extension_id))
             assert box is not None  # the machine refuses unknown identifiers
-        item = box.get()
+        item = box.get(abandoned)
         return item if isinstance(item, dict) else None
 
     def extension_init_error(self, extension_id: str, error_type: str) -> None:
@@ -499,9 +492,10 @@ class ExecutionEnvironment:
                 log.warning("SIGKILL to pid %d, left by the environment outside its groups", pid)
 
     def _do_environment_reset(self, action: lc.EnvironmentReset, followups: List[lc.Event]) -> None:
-        for box in [self._runtime_box, *self._extension_boxes.values()]:
-            box.put(CLOSED)
-        self._runtime_box = queue.Queue()
+        self._runtime_box.close()  # every waiter, not one: none is left blocked
+        for box in self._extension_boxes.values():
+            box.close()
+        self._runtime_box = Mailbox()
         self._extension_boxes = {}
         self._extension_names = {}
         self._processes = {}

@@ -261,6 +261,16 @@ class Handler(BaseHTTPRequestHandler):
             self.rfile.headers_done()
         return parsed
 
+    def client_gone(self) -> bool:
+        """Whether the client has closed its side of the connection (for a handler
+        that waits with the request read: a long-polling ``next``)."""
+        try:
+            if not select.select([self.connection], [], [], 0)[0]:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
     def _mark(self, idle: bool) -> None:
         connections = getattr(self.server, "connections", None)
         if connections is not None:

@@ -68,7 +68,7 @@ class RuntimeApiHandler(Handler):
     # ------------------------------------------------------------ runtime
 
     def runtime_next(self) -> None:
-        delivery = self.environment.runtime_next()
+        delivery = self.environment.runtime_next(self.client_gone)
         if delivery is None:
             self.close_connection = True
             self._error(500, "Sandbox.EnvironmentReset", "the execution environment was reset")
@@ -131,7 +131,7 @@ class RuntimeApiHandler(Handler):
 
     def extension_next(self) -> None:
         extension_id = self._extension_id()
-        event = self.environment.extension_next(extension_id)
+        event = self.environment.extension_next(extension_id, self.client_gone)
         if event is None:
             self.close_connection = True
             self._error(500, "Sandbox.EnvironmentReset", "the execution environment was reset")

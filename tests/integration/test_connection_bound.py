@@ -21,6 +21,7 @@ from typing import Dict, List
 
 import pytest
 from support.interpreters import awslambdaric_python
+from support.resources import cpu_ticks, held, settle
 
 from harness.sandbox.running import RunningSandbox
 
@@ -39,27 +40,6 @@ UNDER_LIMIT = (
 )
 
 
-def counts(pid: int) -> Dict[str, int]:
-    with open(f"/proc/{pid}/status") as f:
-        threads = next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
-    return {"threads": threads, "fds": len(os.listdir(f"/proc/{pid}/fd"))}
-
-
-def cpu_ticks(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
-def settle(pid: int, idle: Dict[str, int], within_s: float = 10.0) -> Dict[str, int]:
-    deadline = time.monotonic() + within_s
-    now = counts(pid)
-    while now != idle and time.monotonic() < deadline:
-        time.sleep(0.1)  # handler threads end as their sockets close
-        now = counts(pid)
-    return now
-
-
 def address(sb: RunningSandbox) -> tuple:
     host, port = sb.invoke_api.rsplit(":", 1)
     return host, int(port)
@@ -74,32 +54,32 @@ def test_idle_connections_beyond_the_descriptor_limit_do_not_stop_serving(tmp_pa
         assert sb.proc is not None
         pid = sb.proc.pid
         assert sb.invoke({"warm": True}).status == 200
-        idle = settle(pid, counts(pid))
-        held: List[socket.socket] = []
+        idle = settle(pid, held(pid))
+        idle_clients: List[socket.socket] = []
         try:
             for _ in range(IDLE_CONNECTIONS):
-                held.append(socket.create_connection(address(sb), timeout=5))
+                idle_clients.append(socket.create_connection(address(sb), timeout=5))
             time.sleep(0.5)  # the sandbox accepts them all
             before = cpu_ticks(pid)
             time.sleep(2.0)
             busy_ticks = cpu_ticks(pid) - before
-            peak = counts(pid)
+            peak = held(pid)
             began = time.monotonic()
             reply = sb.invoke({"while": "held"})
             served_in = time.monotonic() - began
         finally:
-            for conn in held:
+            for conn in idle_clients:
                 conn.close()
         assert reply.status == 200, reply.body[:300]
         assert served_in < 5.0, served_in
         # 2 s of a loop spinning on accept() is ~200 ticks; an idle loop, a few.
         assert busy_ticks < 40, f"the sandbox used {busy_ticks} ticks in 2 s while idle"
-        assert peak["fds"] < FD_LIMIT, peak
+        assert peak.fds < FD_LIMIT, peak
         after = settle(pid, idle)
         assert sb.stop() == 0
     output = sb.output_path.read_text(errors="replace")
     assert "LAMBDA_SANDBOX_MAX_CONNECTIONS" in output, output[-2000:]
-    assert after == idle, f"idle {idle}, after the connections closed {after}"
+    assert after.counts == idle.counts, f"idle {idle}, after the connections closed {after}"
 
 
 def test_clients_connecting_while_the_sandbox_stops_get_an_answer_not_a_reset(

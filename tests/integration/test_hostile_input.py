@@ -12,12 +12,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Dict, Iterator, Optional, Tuple
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
+from support.resources import BOUND_KB, Held, held, settle
 
 from harness.sandbox.running import RunningSandbox
 
@@ -311,12 +314,36 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox
         sb.normal_invocations = 0  # type: ignore[attr-defined]
         assert sb.invoke({"warm": True}).status == 200
         sb.normal_invocations += 1  # type: ignore[attr-defined]
+        assert sb.proc is not None
+        sb.idle = settle(sb.proc.pid, held(sb.proc.pid))  # type: ignore[attr-defined]
         yield sb
+        write_table(sb.idle)  # type: ignore[attr-defined]
         assert sb.proc is not None and sb.proc.poll() is None, "the sandbox died"
         assert sb.stop() == 0
     starts = [e["request_id"] for e in sb.of_kind("invoke.start")]
     assert len(starts) == len(set(starts)), "an invocation ran twice"
     assert len(starts) == sb.normal_invocations, "an invocation was lost or one was invented"  # type: ignore[attr-defined]
+
+
+# (case, status, what the sandbox held after it), in the order run.
+MEASURED: List[Tuple[str, int, Held]] = []
+
+
+def write_table(idle: Held) -> None:
+    """With LAB_HOSTILE_TABLE=PATH, the per-input figures as a Markdown table."""
+    path = os.environ.get("LAB_HOSTILE_TABLE")
+    if not path or not MEASURED:
+        return
+    rows = [
+        "| input | status | threads | fds | RSS kB | peak RSS kB |",
+        "|---|---|---|---|---|---|",
+        f"| (idle, after warm-up) | | {idle.threads} | {idle.fds} | {idle.rss_kb} | {idle.peak_kb} |",
+    ]
+    for name, status, after in MEASURED:
+        rows.append(
+            f"| {name} | {status} | {after.threads} | {after.fds} | {after.rss_kb} | {after.peak_kb} |"
+        )
+    Path(path).write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
 def test_the_catalogue_is_large_and_named_uniquely():
@@ -343,6 +370,11 @@ def test_bad_request_gets_its_answer_and_the_sandbox_keeps_working(sandbox, case
     assert reply.status == 200, reply.body[:300]
     assert reply.json()["echo"] == {"after": case.name}
     sandbox.normal_invocations += 1
+    # Nothing kept: threads and descriptors back to idle, memory within the bound.
+    after = settle(sandbox.proc.pid, sandbox.idle)
+    MEASURED.append((case.name, status, after))
+    assert after.counts == sandbox.idle.counts, f"idle {sandbox.idle}, after {after}"
+    assert after.peak_kb - sandbox.idle.rss_kb < BOUND_KB, after
 
 
 @pytest.mark.parametrize(
