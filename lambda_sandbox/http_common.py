@@ -267,9 +267,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if not select.select([self.connection], [], [], 0)[0]:
                 return False
-            return self.connection.recv(1, socket.MSG_PEEK) == b""
+            peeked: bytes = self.connection.recv(1, socket.MSG_PEEK)
         except (OSError, ValueError):
             return True
+        return peeked == b""
 
     def _mark(self, idle: bool) -> None:
         connections = getattr(self.server, "connections", None)
