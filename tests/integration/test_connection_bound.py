@@ -70,6 +70,7 @@ def test_idle_connections_beyond_the_descriptor_limit_do_not_stop_serving(tmp_pa
         finally:
             for conn in idle_clients:
                 conn.close()
+        print(f"idle {idle}; holding {IDLE_CONNECTIONS}: {peak}, {busy_ticks} ticks in 2 s")
         assert reply.status == 200, reply.body[:300]
         assert served_in < 5.0, served_in
         # 2 s of a loop spinning on accept() is ~200 ticks; an idle loop, a few.
