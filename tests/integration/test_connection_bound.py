@@ -21,7 +21,7 @@ from typing import Dict, List
 
 import pytest
 from support.interpreters import awslambdaric_python
-from support.resources import cpu_ticks, held, settle
+from support.resources import cpu_ticks, held, settle, steady
 
 from harness.sandbox.running import RunningSandbox
 
@@ -54,7 +54,7 @@ def test_idle_connections_beyond_the_descriptor_limit_do_not_stop_serving(tmp_pa
         assert sb.proc is not None
         pid = sb.proc.pid
         assert sb.invoke({"warm": True}).status == 200
-        idle = settle(pid, held(pid))
+        idle = steady(pid)
         idle_clients: List[socket.socket] = []
         try:
             for _ in range(IDLE_CONNECTIONS):

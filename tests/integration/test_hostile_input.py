@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
-from support.resources import BOUND_KB, Held, held, settle
+from support.resources import BOUND_KB, Held, settle, steady
 
 from harness.sandbox.running import RunningSandbox
 
@@ -315,7 +315,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox
         assert sb.invoke({"warm": True}).status == 200
         sb.normal_invocations += 1  # type: ignore[attr-defined]
         assert sb.proc is not None
-        sb.idle = settle(sb.proc.pid, held(sb.proc.pid))  # type: ignore[attr-defined]
+        sb.idle = steady(sb.proc.pid)  # type: ignore[attr-defined]
         yield sb
         write_table(sb.idle)  # type: ignore[attr-defined]
         assert sb.proc is not None and sb.proc.poll() is None, "the sandbox died"

@@ -16,7 +16,7 @@ from typing import List
 
 import pytest
 from support.interpreters import awslambdaric_python
-from support.resources import held, settle
+from support.resources import settle, steady
 
 from harness.sandbox.running import RunningSandbox
 
@@ -35,7 +35,7 @@ def test_extra_next_waiters_do_not_outlive_an_environment_reset(tmp_path: Path) 
         assert sb.proc is not None
         pid = sb.proc.pid
         assert sb.invoke({"warm": True}).status == 200
-        warm = settle(pid, held(pid))
+        warm = steady(pid)
         host, port = sb.of_kind("environment.created")[0]["runtime_api"].rsplit(":", 1)
         for n in range(RESETS):
             waiters: List[socket.socket] = []

@@ -49,6 +49,22 @@ def settle(pid: int, idle: Held, within_s: float = 10.0) -> Held:
     return now
 
 
+def steady(pid: int, for_s: float = 0.3, within_s: float = 10.0) -> Held:
+    """What ``pid`` holds once its thread and descriptor counts have not changed for
+    ``for_s`` (a baseline: the handler of the last request may still be ending)."""
+    deadline = time.monotonic() + within_s
+    last = held(pid)
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)  # polling /proc: there is nothing to wait on
+        now = held(pid)
+        if now.counts != last.counts:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= for_s:
+            return now
+    return last
+
+
 def cpu_ticks(pid: int) -> int:
     """User plus system time of ``pid`` so far, in clock ticks."""
     with open(f"/proc/{pid}/stat") as f:
