@@ -30,12 +30,14 @@ from typing import (
 
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox import procfs
+from lambda_sandbox import telemetry_records as records
 from lambda_sandbox.answers import answer_for, oversized_response_body
 from lambda_sandbox.child_env import child_environment, log_stream_name
 from lambda_sandbox.config import Config
 from lambda_sandbox.console import (
     RUNTIME_VERSION,
     Console,
+    billed_duration_ms,
     end_line,
     extension_launch_error_line,
     extension_ready_line,
@@ -59,6 +61,8 @@ from lambda_sandbox.invocations import (
 from lambda_sandbox.mailbox import Mailbox
 from lambda_sandbox.processes import Child, Supervisor, describe_exit
 from lambda_sandbox.procfs import read_max_memory_used_mb
+from lambda_sandbox.telemetry import FLUSH_LIMIT_S, TelemetryHub
+from lambda_sandbox.telemetry_subscription import SubscriptionError, parse_subscription
 from lambda_sandbox.timers import TimerWheel
 
 log = logging.getLogger("lambda_sandbox")
@@ -125,6 +129,9 @@ class ExecutionEnvironment:
         self.function_arn = (
             f"arn:aws:lambda:{config.region}:000000000000:function:{config.function_name}"
         )
+        # Telemetry API and Logs API subscriptions, and what the environment emits to them.
+        self.telemetry = TelemetryHub(event_log, index)
+        self._init_runtime_done = False
 
     # ------------------------------------------------------ invoker side
 
@@ -156,6 +163,12 @@ class ExecutionEnvironment:
         with self._lock:
             self._drain_runtime_output()
             box = self._runtime_box
+            if self._machine.phase is lc.Phase.INIT and not self._init_runtime_done:
+                # Before the event: it may end init (initReport follows it).
+                self._init_runtime_done = True
+                self.telemetry.emit(
+                    "platform.initRuntimeDone", records.init_runtime_done("success")
+                )
             self._post(lc.RuntimeNext())
         item = box.get(abandoned)
         return item if isinstance(item, RuntimeDelivery) else None
@@ -169,8 +182,10 @@ class ExecutionEnvironment:
             if oversized is None:
                 if invocation is not None:
                     invocation.runtime_body = body
+                self._runtime_done(request_id, "success", len(body))
                 self._post(lc.RuntimeResponded(request_id))
                 return
+            self._runtime_done(request_id, "failure", oversized, "Function.ResponseSizeTooLarge")
             # Lambda answers the invoker with an error for an oversized response.
             if invocation is not None:
                 invocation.runtime_body = oversized_response_body(oversized)
@@ -183,11 +198,17 @@ class ExecutionEnvironment:
             if invocation is not None:
                 invocation.runtime_body = body
                 invocation.function_error_type = error_type
+            self._runtime_done(request_id, "error", len(body), error_type or "Runtime.Unknown")
             self._post(lc.RuntimeResponded(request_id, is_error=True))
 
     def runtime_init_error(self, body: bytes, error_type: str) -> None:
         with self._lock:
             self._init_error_body = body
+            if not self._init_runtime_done:
+                self._init_runtime_done = True
+                self.telemetry.emit(
+                    "platform.initRuntimeDone", records.init_runtime_done("error", error_type)
+                )
             self._post(lc.InitErrorReported(lc.RUNTIME, error_type))
 
     # ---------------------------------------------------- extension side
@@ -210,6 +231,26 @@ class ExecutionEnvironment:
                 )
                 raise
         return extension_id
+
+    def subscribe_telemetry(self, extension_id: str, api: str, body: bytes) -> None:
+        """A Telemetry API or Logs API subscription (Refused when it cannot be taken)."""
+        with self._lock:
+            extension = self._machine.extensions.get(extension_id)
+            if extension is None:
+                raise lc.Refused(
+                    403, "Extension.UnknownExtensionIdentifier", f"Unknown extension {extension_id}"
+                )
+            if not extension.external:
+                raise lc.Refused(
+                    403,
+                    "Extension.InternalExtensionNotSupported",
+                    "only external extensions may subscribe to telemetry",
+                )
+        try:
+            subscription = parse_subscription(api, body)
+            self.telemetry.subscribe(extension_id, extension.name, subscription)
+        except SubscriptionError as err:
+            raise lc.Refused(err.status, err.error_type, err.message) from None
 
     def extension_next(
         self, extension_id: str, abandoned: Callable[[], bool] = lambda: False
@@ -259,6 +300,18 @@ class ExecutionEnvironment:
                 )
             )
             self._log(Kind.INIT_START)
+            self._init_runtime_done = False
+            self.telemetry.emit(
+                "platform.initStart",
+                records.init_start(
+                    self.config.function_name,
+                    self.config.function_version,
+                    RUNTIME_VERSION,
+                    runtime_version_arn(self.config.region, RUNTIME_VERSION),
+                    uuid.uuid4().hex,  # this init's instance
+                    self.config.memory_size_mb,
+                ),
+            )
 
     def _do_spawn_extensions(self, action: lc.SpawnExtensions, followups: List[lc.Event]) -> None:
         names = []
@@ -319,6 +372,16 @@ class ExecutionEnvironment:
         }
         for name, events in action.ready_extensions:
             self._say(extension_ready_line(name, events))
+        # As AWS's emulator: subscriptions close, then platform.extension, then initReport.
+        self.telemetry.close_subscriptions()
+        for name, events in action.ready_extensions:
+            self.telemetry.emit(
+                "platform.extension", records.extension_state(name, "Ready", events)
+            )
+        self.telemetry.emit(
+            "platform.initReport",
+            records.init_report(action.status, self._init_duration_ms, action.error_type or None),
+        )
         if action.error_type:
             fields["error_type"] = action.error_type
             self.console.line(
@@ -342,15 +405,38 @@ class ExecutionEnvironment:
                 "type": "X-Amzn-Trace-Id",
                 "value": invocation.trace_id if invocation else "",
             }
+        elif self.telemetry.has_subscribers():
+            # The runtime is gone: its last telemetry goes out before SHUTDOWN does.
+            threading.Thread(
+                target=self._flush_then_shut_down,
+                args=(action.extension_id, box, payload),
+                name="telemetry-flush",
+                daemon=True,
+            ).start()
+            return
         else:
-            self._log(
-                Kind.SHUTDOWN_EVENT,
-                name=self._extension_names.get(action.extension_id),
-                id=action.extension_id,
-                reason=payload["shutdownReason"],
-                deadline_ms=payload["deadlineMs"],
-            )
+            self._log_shutdown_event(action.extension_id, payload)
         box.put(payload)
+
+    def _flush_then_shut_down(
+        self, extension_id: str, box: "Mailbox[Dict[str, Any]]", payload: Dict[str, Any]
+    ) -> None:
+        child = self._processes.get(lc.RUNTIME)
+        if child is not None:
+            self._supervisor.drain(child)
+        left_s = payload["deadlineMs"] / 1000.0 - time.time()
+        self.telemetry.flush(max(0.0, min(FLUSH_LIMIT_S, left_s / 2)))
+        self._log_shutdown_event(extension_id, payload)
+        box.put(payload)
+
+    def _log_shutdown_event(self, extension_id: str, payload: Dict[str, Any]) -> None:
+        self._log(
+            Kind.SHUTDOWN_EVENT,
+            name=self._extension_names.get(extension_id),
+            id=extension_id,
+            reason=payload["shutdownReason"],
+            deadline_ms=payload["deadlineMs"],
+        )
 
     def _do_invoke_started(self, action: lc.InvokeStarted, followups: List[lc.Event]) -> None:
         self._invoke_started[action.request_id] = time.monotonic()
@@ -358,6 +444,12 @@ class ExecutionEnvironment:
         self._log_lines = self._current.log_lines if self._current is not None else None
         self._say(start_line(action.request_id, self.config.function_version))
         self._log(Kind.INVOKE_START, request_id=action.request_id)
+        self.telemetry.emit(
+            "platform.start",
+            records.start(
+                action.request_id, self.config.function_version, self._trace(action.request_id)
+            ),
+        )
 
     def _do_invoke_ended(self, action: lc.InvokeEnded, followups: List[lc.Event]) -> None:
         started = self._invoke_started.pop(action.request_id, time.monotonic())
@@ -373,15 +465,35 @@ class ExecutionEnvironment:
         self._say(end_line(action.request_id))
         # Only the first invocation after a cold start reports its init.
         init_duration_ms, self._init_duration_ms = self._init_duration_ms, None
+        max_memory_used_mb = self._max_memory_used_mb()
         self._say(
             report_line(
                 action.request_id,
                 duration,
                 self.config.memory_size_mb,
-                self._max_memory_used_mb(),
+                max_memory_used_mb,
                 init_duration_ms,
                 action.status,
             )
+        )
+        trace = self._trace(action.request_id)
+        if action.status == "timeout":
+            self.telemetry.emit(
+                "platform.runtimeDone",
+                records.runtime_done(action.request_id, "timeout", duration, None, trace),
+            )
+        self.telemetry.emit(
+            "platform.report",
+            records.report(
+                action.request_id,
+                action.status,
+                duration,
+                billed_duration_ms(duration),
+                self.config.memory_size_mb,
+                max_memory_used_mb,
+                init_duration_ms,
+                trace,
+            ),
         )
         if self._current is not None:
             self._current.ended.set()
@@ -442,9 +554,11 @@ class ExecutionEnvironment:
 
     def _do_freeze(self, action: lc.Freeze, followups: List[lc.Event]) -> None:
         self._signal_all("SIGSTOP", Kind.ENVIRONMENT_FREEZE)
+        self.telemetry.pause(True)  # a frozen listener cannot answer
 
     def _do_thaw(self, action: lc.Thaw, followups: List[lc.Event]) -> None:
         self._signal_all("SIGCONT", Kind.ENVIRONMENT_THAW)
+        self.telemetry.pause(False)
         if action.settle:
             # Bounded: a thread that keeps running (CPU-bound) never looks settled.
             deadline = time.monotonic() + THAW_SETTLE_S
@@ -492,6 +606,7 @@ class ExecutionEnvironment:
                 log.warning("SIGKILL to pid %d, left by the environment outside its groups", pid)
 
     def _do_environment_reset(self, action: lc.EnvironmentReset, followups: List[lc.Event]) -> None:
+        self.telemetry.reset()
         self._runtime_box.close()  # every waiter, not one: none is left blocked
         for box in self._extension_boxes.values():
             box.close()
@@ -556,12 +671,31 @@ class ExecutionEnvironment:
             Kind.PROCESS_START, role=child.role, name=child.name, pid=child.pid, argv=child.argv
         )
 
+    def _runtime_done(
+        self, request_id: str, status: str, produced: int, error_type: Optional[str] = None
+    ) -> None:
+        """platform.runtimeDone: the runtime has answered this invocation. Lock held."""
+        started = self._invoke_started.get(request_id)
+        duration = 0.0 if started is None else (time.monotonic() - started) * 1000
+        self.telemetry.emit(
+            "platform.runtimeDone",
+            records.runtime_done(
+                request_id, status, duration, produced, self._trace(request_id), error_type
+            ),
+        )
+
+    def _trace(self, request_id: str) -> str:
+        invocation = self._invocations.get(request_id)
+        return invocation.trace_id if invocation is not None else ""
+
     def _max_memory_used_mb(self) -> int:
         child = self._processes.get(lc.RUNTIME)
         return 0 if child is None else read_max_memory_used_mb(child.pid)
 
     def on_output(self, child: Child, stream: str, line: str) -> None:
         self._say(line)
+        if self.telemetry.active:
+            self.telemetry.emit("function" if child.role == "runtime" else "extension", line)
         self._log(
             Kind.OUTPUT, role=child.role, name=child.name, pid=child.pid, stream=stream, line=line
         )

@@ -65,6 +65,9 @@ class Kind:
     SIGNAL_SENT = "signal.sent"
     SHUTDOWN_END = "shutdown.end"
     OUTPUT = "output"
+    TELEMETRY_SUBSCRIBE = "telemetry.subscribe"
+    TELEMETRY_DELIVERY = "telemetry.delivery"
+    TELEMETRY_DROPPED = "telemetry.dropped"
     AMQP_CONNECT = "amqp.connect"
     AMQP_DISCONNECT = "amqp.disconnect"
     AMQP_INVOKE = "amqp.invoke"
@@ -118,6 +121,9 @@ KIND_FIELDS: Dict[str, Tuple[str, ...]] = {
     Kind.SIGNAL_SENT: ("signal", "role", "name", "pid"),
     Kind.SHUTDOWN_END: ("reason", "duration_ms", "killed"),
     Kind.OUTPUT: ("role", "name", "pid", "stream", "line"),
+    Kind.TELEMETRY_SUBSCRIBE: ("name", "id", "api", "schema", "types", "destination"),
+    Kind.TELEMETRY_DELIVERY: ("name", "records", "bytes", "attempts", "delivered", "error"),
+    Kind.TELEMETRY_DROPPED: ("name", "records", "bytes", "reason"),
     Kind.AMQP_CONNECT: ("broker", "queue", "prefetch"),
     Kind.AMQP_DISCONNECT: ("broker", "error", "retry_in_s"),
     Kind.AMQP_INVOKE: ("request_id", "correlation_id", "reply_to", "redelivered", "bytes"),

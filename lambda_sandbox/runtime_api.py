@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
 from lambda_sandbox.invocations import MAX_PAYLOAD_BYTES
 from lambda_sandbox.lifecycle import Refused
+from lambda_sandbox.telemetry_subscription import LOGS, TELEMETRY
 
 if TYPE_CHECKING:
     from lambda_sandbox.environment import ExecutionEnvironment
@@ -150,6 +151,18 @@ class RuntimeApiHandler(Handler):
         self.environment.extension_exit_error(extension_id, self._function_error_type())
         self._accepted()
 
+    def telemetry_subscribe(self) -> None:
+        self._subscribe(TELEMETRY)
+
+    def logs_subscribe(self) -> None:
+        self._subscribe(LOGS)
+
+    def _subscribe(self, api: str) -> None:
+        extension_id = self._extension_id()
+        body = self.read_body(SMALL_BODY_BYTES)
+        self.environment.subscribe_telemetry(extension_id, api, body)
+        self.send(200, b'"OK"', {"Content-Type": "application/json"})
+
     def _extension_id(self) -> str:
         extension_id = self.headers.get("Lambda-Extension-Identifier", "").strip()
         if not extension_id:
@@ -217,4 +230,6 @@ ROUTES: List[Tuple[str, "re.Pattern[str]", str]] = [
     ("GET", re.compile(EXTENSION + "/event/next"), "extension_next"),
     ("POST", re.compile(EXTENSION + "/init/error"), "extension_init_error"),
     ("POST", re.compile(EXTENSION + "/exit/error"), "extension_exit_error"),
+    ("PUT", re.compile(r"/2022-07-01/telemetry/?"), "telemetry_subscribe"),
+    ("PUT", re.compile(r"/2020-08-15/logs/?"), "logs_subscribe"),
 ]

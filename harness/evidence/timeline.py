@@ -224,6 +224,9 @@ IGNORED: FrozenSet[str] = AMQP_KINDS | frozenset(
         Kind.INVOKE_DROPPED,
         Kind.INVOKE_SPOOLED,
         Kind.INVOKE_REPLAYED,
+        Kind.TELEMETRY_SUBSCRIBE,
+        Kind.TELEMETRY_DELIVERY,
+        Kind.TELEMETRY_DROPPED,
     }
 )
 

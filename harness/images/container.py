@@ -150,6 +150,9 @@ def run_kwargs(
         "volumes": volumes,
         "detach": True,
         "stop_signal": "SIGTERM",
+        # Lambda's names for the execution environment, where telemetry
+        # extensions listen (the container's own loopback).
+        "extra_hosts": {"sandbox.localdomain": "127.0.0.1", "sandbox": "127.0.0.1"},
     }
     if cell.start == "managed":
         # The image's ENTRYPOINT ends with "--": the managed start is an option before it.
