@@ -8,8 +8,13 @@ PATH, and the names sandbox / sandbox.localdomain (scripts/sandbox-hosts.sh).
 from __future__ import annotations
 
 import ast
+import http.client
+import json
 import os
+import shutil
 import socket
+import subprocess
+import uuid
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -17,6 +22,7 @@ import pytest
 from support.interpreters import awslambdaric_python
 from support.skips import unavailable
 
+from harness.model.pins import load_pins
 from harness.paths import PROJECT_ROOT
 from harness.sandbox.running import RunningSandbox
 
@@ -79,3 +85,134 @@ def test_aws_logs_api_sample_receives_the_invocation_unmodified(tmp_path: Path) 
     lines = [e["record"] for e in received if e["type"] == "function"]
     assert lines.count("Inside Lambda function handler") == 2
     assert "platform.logsSubscription" in [e["type"] for e in received]
+
+
+TELEMETRY_SAMPLE = PROJECT_ROOT / "examples" / "aws-telemetry-api-extension"
+SAMPLE_NAME = "python_example_telemetry_api_extension"
+
+
+class Sink:
+    """Where the Telemetry API sample dispatches what it received (DISPATCH_POST_URI)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.batches: List[List[Dict[str, Any]]] = []
+        sink = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                sink.batches.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def sample_with_requests(tmp_path: Path) -> Path:
+    """The sample's folder as its README deploys it: `requests` installed beside it
+    (pip install -r requirements.txt -t ...), with the image's Python (3.12)."""
+    folder = tmp_path / SAMPLE_NAME
+    shutil.copytree(TELEMETRY_SAMPLE / SAMPLE_NAME, folder)
+    python = awslambdaric_python("3.12")
+    # Its requirements.txt names requests unpinned; the lab's pin keeps runs alike.
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text(f"requests=={load_pins().version('requests')}\n")
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+         "-r", str(folder / "requirements.txt"), "-c", str(constraints), "-t", str(folder)],
+        check=True, timeout=300,
+    )  # fmt: skip
+    return folder
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_aws_telemetry_api_sample_ships_the_invocation_unmodified(tmp_path: Path) -> None:
+    from harness.images import engine as dockerbuild
+    from harness.images.build import ensure_image
+    from harness.images.container import RUN_DIR, TASK_ROOT, labels
+    from harness.images.spec import load_specs
+    from harness.sandbox.tail import EventLogTail
+
+    try:
+        engine = dockerbuild.client()
+    except dockerbuild.ImageBuildError as err:
+        unavailable(str(err))
+    built = ensure_image(engine, load_specs()["py312"], echo=False)
+    folder = sample_with_requests(tmp_path)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    run_dir.chmod(0o777)
+    sink = Sink()
+    session = f"test-{uuid.uuid4().hex[:8]}"
+    container = engine.containers.run(
+        image=built.spec.tag,
+        command=["python3", "-m", "awslambdaric", "lambda_function.lambda_handler"],
+        environment={
+            "PYTHONUNBUFFERED": "1",
+            "INVOKE_API_HOST": "127.0.0.1",
+            "INVOKE_API_PORT": "0",
+            "RUNTIME_API_HOST": "127.0.0.1",
+            "RUNTIME_API_PORT": "0",
+            "LAMBDA_TASK_ROOT": TASK_ROOT,
+            "LAMBDA_EXTENSIONS_DIR": "/opt/extensions",
+            "LAMBDA_SANDBOX_EVENT_LOG": f"{RUN_DIR}/events.jsonl",
+            # The sample's own settings (its README): ship every batch, here.
+            "DISPATCH_MIN_BATCH_SIZE": "1",
+            "DISPATCH_POST_URI": f"http://127.0.0.1:{sink.port}/",
+        },
+        volumes={
+            str(run_dir): {"bind": RUN_DIR, "mode": "rw"},
+            str(TELEMETRY_SAMPLE / "function"): {"bind": TASK_ROOT, "mode": "ro"},
+            str(TELEMETRY_SAMPLE / "extensions"): {"bind": "/opt/extensions", "mode": "ro"},
+            str(folder): {"bind": f"/opt/{SAMPLE_NAME}", "mode": "ro"},
+        },
+        labels=labels(session, "telemetry-sample"),
+        network_mode="host",
+        extra_hosts={"sandbox.localdomain": "127.0.0.1", "sandbox": "127.0.0.1"},
+        detach=True,
+        stop_signal="SIGTERM",
+    )
+    try:
+        tail = EventLogTail(run_dir / "events.jsonl")
+        ready = tail.wait_for("sandbox.ready", 60, lambda: True)
+        assert ready is not None, container.logs()[-2000:]
+        host, port = ready["invoke_api"].rsplit(":", 1)
+        request_ids = []
+        for _ in range(2):
+            connection = http.client.HTTPConnection(host, int(port), timeout=60)
+            connection.request("POST", "/2015-03-31/functions/function/invocations", b"{}")
+            response = connection.getresponse()
+            assert response.status == 200, response.read()
+            response.read()
+            request_ids.append(response.getheader("X-Amzn-RequestId"))
+            connection.close()
+        container.stop(timeout=10)
+        assert container.wait(timeout=30)["StatusCode"] == 0
+    finally:
+        logs = container.logs().decode(errors="replace")
+        container.remove(force=True)
+        sink.close()
+    received = [event for batch in sink.batches for event in batch]
+    types = [e["type"] for e in received]
+    assert "platform.initStart" in types and "platform.telemetrySubscription" in types, logs[-3000:]
+    for request_id in request_ids:
+        for kind in ("platform.start", "platform.runtimeDone", "platform.report"):
+            assert [e for e in received if e["type"] == kind
+                    and e["record"]["requestId"] == request_id], (kind, request_id, types)  # fmt: skip
+    lines = [e["record"] for e in received if e["type"] == "function"]
+    assert lines.count("inside the handler") == 2, lines
