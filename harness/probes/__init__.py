@@ -13,8 +13,9 @@ from harness.evidence.result import CellResult
 from harness.model.cells import Cell
 from harness.probes.base import Probe, ProbeKind, ProbeObservation, ProbeUnavailable
 from harness.probes.broker import BrokerKind
+from harness.probes.telemetry import TelemetryKind
 
-KINDS: Dict[str, ProbeKind] = {kind.name: kind for kind in (BrokerKind(),)}
+KINDS: Dict[str, ProbeKind] = {kind.name: kind for kind in (BrokerKind(), TelemetryKind())}
 
 __all__ = [
     "KINDS",
