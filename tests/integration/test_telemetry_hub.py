@@ -1,0 +1,181 @@
+"""The telemetry hub against real listeners on loopback: subscription rules (closed
+after init, one API per extension, idempotent), replay of init events, retries
+while the listener is not up, platform.logsDropped when the buffer overflows, no
+sends while frozen, and a flush that empties every buffer."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+
+from lambda_sandbox.eventlog import EventLog, read_event_log
+from lambda_sandbox.telemetry import TelemetryHub
+from lambda_sandbox.telemetry_subscription import (
+    LOGS,
+    TELEMETRY,
+    SubscriptionError,
+    parse_subscription,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+
+class Listener:
+    """An extension's HTTP listener: collects every batch; can start late."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.batches: List[List[Dict[str, Any]]] = []
+        self.port = port or free_port()
+        self.server: Any = None
+
+    def start(self) -> "Listener":
+        batches = self.batches
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                batches.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def events(self) -> List[Dict[str, Any]]:
+        return [e for batch in self.batches for e in batch]
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def subscription(port: int, api: str = TELEMETRY, timeout_ms: int = 25, types=None):
+    body: Dict[str, Any] = {
+        "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{port}/"},
+        "types": types or ["platform", "function", "extension"],
+        "buffering": {"timeoutMs": timeout_ms},
+    }
+    if api == TELEMETRY:
+        body["schemaVersion"] = "2022-12-13"
+    return parse_subscription(api, json.dumps(body).encode())
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[TelemetryHub]:
+    log = EventLog(str(tmp_path / "events.jsonl"))
+    hub = TelemetryHub(log, 0)
+    yield hub
+    hub.reset()
+    log.close()
+
+
+def until(check, within_s: float = 10.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)  # polling what the listener received
+
+
+def test_init_events_are_replayed_to_a_late_subscriber_then_subscriptions_close(hub) -> None:
+    listener = Listener().start()
+    try:
+        hub.emit("platform.initStart", {"phase": "init"})
+        assert hub.subscribe("ext-1", "ext", subscription(listener.port))
+        hub.close_subscriptions()
+        hub.emit("function", "after init")
+        until(lambda: len(listener.events()) >= 3)
+        assert [e["type"] for e in listener.events()] == [
+            "platform.initStart",
+            "platform.telemetrySubscription",
+            "function",
+        ]
+        with pytest.raises(SubscriptionError) as closed:
+            hub.subscribe("ext-2", "other", subscription(listener.port))
+        assert (closed.value.status, closed.value.error_type) == (
+            403,
+            "Telemetry.SubscriptionClosed",
+        )
+    finally:
+        listener.stop()
+
+
+def test_one_api_per_extension_and_a_repeat_is_idempotent(hub) -> None:
+    assert hub.subscribe("ext-1", "ext", subscription(free_port()))
+    assert not hub.subscribe("ext-1", "ext", subscription(free_port()))
+    with pytest.raises(SubscriptionError) as other:
+        hub.subscribe("ext-1", "ext", subscription(free_port(), api=LOGS))
+    assert other.value.status == 400 and "mutually exclusive" in other.value.message
+
+
+def test_a_listener_that_comes_up_late_gets_everything(hub, tmp_path: Path) -> None:
+    listener = Listener()
+    hub.subscribe("ext-1", "ext", subscription(listener.port))
+    for n in range(5):
+        hub.emit("function", f"line {n}")
+    time.sleep(0.3)  # a few failed attempts: nobody listens yet
+    listener.start()
+    try:
+        until(lambda: len([e for e in listener.events() if e["type"] == "function"]) == 5)
+        deliveries = [
+            e
+            for e in read_event_log(str(tmp_path / "events.jsonl")).events
+            if e.kind == "telemetry.delivery"
+        ]
+        assert deliveries[0]["attempts"] > 1 and deliveries[0]["delivered"]
+    finally:
+        listener.stop()
+
+
+def test_an_overflowing_buffer_drops_the_oldest_and_says_so(hub) -> None:
+    listener = Listener()
+    hub.subscribe("ext-1", "ext", subscription(listener.port, types=["function"]))
+    line = "x" * 10_000
+    for _ in range(200):  # 2 MB while nobody listens: over four batches' worth (1 MB)
+        hub.emit("function", line)
+    listener.start()
+    try:
+        until(lambda: any(e["type"] == "platform.logsDropped" for e in listener.events()))
+        dropped = next(e for e in listener.events() if e["type"] == "platform.logsDropped")
+        received = [e for e in listener.events() if e["type"] == "function"]
+        until(lambda: len([e for e in listener.events() if e["type"] == "function"])
+              + dropped["record"]["droppedRecords"] >= 200)  # fmt: skip
+        received = [e for e in listener.events() if e["type"] == "function"]
+        assert dropped["record"]["droppedRecords"] + len(received) == 200
+        assert dropped["record"]["droppedRecords"] > 0 and dropped["record"]["reason"]
+    finally:
+        listener.stop()
+
+
+def test_nothing_is_sent_while_frozen_and_a_flush_empties_the_buffers(hub) -> None:
+    listener = Listener().start()
+    try:
+        hub.subscribe("ext-1", "ext", subscription(listener.port, timeout_ms=30000))
+        hub.close_subscriptions()
+        hub.pause(True)
+        hub.emit("function", "while frozen")
+        assert not hub.flush(0.3), "a frozen listener cannot be flushed to"
+        assert "while frozen" not in [e["record"] for e in listener.events()]
+        hub.pause(False)
+        assert hub.flush(5.0)
+        assert "while frozen" in [e["record"] for e in listener.events()]
+    finally:
+        listener.stop()
