@@ -135,13 +135,7 @@ class Sandbox:
             except OSError as err:
                 why = f"the sandbox stopped and the spool {path} cannot be written: {err.strerror}"
             else:
-                for item in items:
-                    self.event_log.write(
-                        Kind.INVOKE_SPOOLED,
-                        request_id=item.invocation.request_id,
-                        spool=path,
-                        retries_made=item.retries_made,
-                    )
+                self._log_spool(Kind.INVOKE_SPOOLED, path, items)
                 return
         for item in items:
             self.event_log.write(
@@ -166,14 +160,18 @@ class Sandbox:
                     self._attempts[item.invocation.request_id] = item.retries_made
                 self._async.append(item.invocation)
             self._cond.notify_all()
+        self._log_spool(Kind.INVOKE_REPLAYED, path, items)
+        return len(items)
+
+    def _log_spool(self, kind: str, path: str, items: List[spool.Spooled]) -> None:
+        """``invoke.spooled`` or ``invoke.replayed``, one per invocation."""
         for item in items:
             self.event_log.write(
-                Kind.INVOKE_REPLAYED,
+                kind,
                 request_id=item.invocation.request_id,
                 spool=path,
                 retries_made=item.retries_made,
             )
-        return len(items)
 
     # ------------------------------------------------------------ invoking
 
