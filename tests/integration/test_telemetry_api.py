@@ -7,8 +7,10 @@ lines, runtimeDone and report, all before SHUTDOWN reaches the extension.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
+import uuid
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -155,3 +157,61 @@ def test_a_bad_subscription_gets_lambdas_error(
     assert lines[0]["subscribe"] == status
     assert json.loads(lines[0]["body"])["errorType"] == error_type
     assert not [line for line in lines if "batch" in line]
+
+
+def put(address: str, path: str, headers: Dict[str, str]) -> tuple:
+    """A valid subscription for ``path``'s API, so that only who and when can refuse it."""
+    host, port = address.rsplit(":", 1)
+    document: Dict[str, Any] = {
+        "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243"},
+        "types": ["platform"],
+    }
+    if "telemetry" in path:
+        document["schemaVersion"] = "2022-12-13"
+    body = json.dumps(document)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request("PUT", path, body, headers)
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    return response.status, answer.get("errorType")
+
+
+def test_who_may_subscribe_and_when(tmp_path: Path) -> None:
+    """Only a registered external extension, only during init: an internal extension,
+    an unknown identifier, a missing one and a registered extension after init are
+    each refused with Lambda's answer."""
+    (tmp_path / "run").mkdir()
+    python = awslambdaric_python("3.12")
+    runtime = [str(python), "-m", "awslambdaric", "app.handler"]
+    env = {
+        "FIXTURE_EXTENSION": "internal-telemetry",
+        "RECORDER_PORT": str(free_port()),
+        "RECORDER_OUT": str(tmp_path / "recorded.jsonl"),
+    }
+    with RunningSandbox(
+        python, runtime, tmp_path / "run", env=env, extensions_dir=EXTENSIONS
+    ) as sb:
+        assert sb.invoke({}).status == 200
+        address = sb.of_kind("environment.created")[0]["runtime_api"]
+        (external,) = [e for e in sb.of_kind("extension.register") if e["type"] == "external"]
+        after_init = put(
+            address, "/2022-07-01/telemetry", {"Lambda-Extension-Identifier": external["id"]}
+        )
+        logs_after_init = put(
+            address, "/2020-08-15/logs", {"Lambda-Extension-Identifier": external["id"]}
+        )
+        unknown = put(
+            address, "/2022-07-01/telemetry", {"Lambda-Extension-Identifier": str(uuid.uuid4())}
+        )
+        missing = put(address, "/2022-07-01/telemetry", {})
+        assert sb.stop() == 0
+    printed = [e["line"] for e in sb.of_kind("output")]
+    assert (
+        "[fixture] telemetry subscription: 403 Extension.InternalExtensionNotSupported" in printed
+    )
+    assert after_init == (403, "Telemetry.SubscriptionClosed")
+    assert logs_after_init == (403, "Logs.SubscriptionClosed")
+    assert unknown == (403, "Extension.UnknownExtensionIdentifier")
+    assert missing[0] == 403
+    assert recorded(tmp_path / "recorded.jsonl")[0]["subscribe"] == 200  # during init: taken
