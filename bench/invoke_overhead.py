@@ -7,7 +7,10 @@ drift hits all of them alike), each over one keep-alive connection:
   fixture function (tests/fixtures/fn) answering a small JSON event;
 - ``floor_relay``: the same two exchanges through ``bench.loopback_floor``
   (a stdlib server relaying to a stdlib runtime loop in its own process);
-- ``floor_round_trips``: two plain request/response round trips to that server.
+- ``floor_round_trips``: two plain request/response round trips to that server;
+- the peers, when found (``bench.peers``: AWS's ``aws-lambda-rie`` and the
+  ``lambda-runtime-api-daemon``), running the same runtime command on the
+  same function: what a user would pick instead of the sandbox.
 
     python -m bench.invoke_overhead [--invokes 2000] [--rounds 10] [--python 3.12]
 """
@@ -22,11 +25,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from bench.common import latency_stats
 from bench.loopback_floor import Floor
+from bench.peers import PEERS, RunningPeer, find_peer
 from harness.model.pins import load_pins
+from harness.paths import TEST_FIXTURES
 from harness.provision.interpreters import find_interpreter, where_searched
 from harness.provision.venvs import ensure_venv, venv_python
 from harness.sandbox.running import RunningSandbox
@@ -70,46 +75,65 @@ def measure(
     invokes: int,
     rounds: int,
     warmup: int = 20,
+    peer_names: Sequence[str] = PEERS,
 ) -> Dict[str, Any]:
-    """Run the three paths side by side; figures in ms, ratios sandbox ÷ floor."""
+    """Run the paths side by side; figures in ms, ratios sandbox ÷ floor and ÷ peer."""
     per_round = max(1, invokes // rounds)
-    samples: Dict[str, List[float]] = {"sandbox": [], "floor_relay": [], "floor_round_trips": []}
+    runtime_cmd = [str(python), "-m", "awslambdaric", "app.handler"]
+    exchanges: List[Exchange] = []
+    peers_found: Dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-invoke-"))
         floor = stack.enter_context(Floor(python))
         sandbox = stack.enter_context(
             RunningSandbox(
-                python,
-                [str(python), "-m", "awslambdaric", "app.handler"],
-                Path(tmp),
-                env={"PYTHONUNBUFFERED": "1", "TMPDIR": tmp},
+                python, runtime_cmd, Path(tmp), env={"PYTHONUNBUFFERED": "1", "TMPDIR": tmp}
             )
         )
         box = Exchange(sandbox.invoke_api)
         bare = Exchange(floor.address)
+        exchanges += [box, bare]
         paths: Dict[str, Callable[[], Any]] = {
             "sandbox": lambda: box.post(INVOKE_PATH),
             "floor_relay": lambda: bare.post("/invoke"),
             "floor_round_trips": lambda: (bare.post("/echo"), bare.post("/echo")),
         }
+        for name in peer_names:
+            binary = find_peer(name)
+            if binary is None:
+                peers_found[name] = "peer not found (LAB_PEERS_BIN, PATH)"
+                continue
+            peer = stack.enter_context(
+                RunningPeer(
+                    name, binary, runtime_cmd, TEST_FIXTURES / "fn", Path(tmp) / f"{name}.log"
+                )
+            )
+            peers_found[name] = str(binary)
+            exchange = Exchange(peer.address)
+            exchanges.append(exchange)
+            paths[name] = lambda exchange=exchange: exchange.post(INVOKE_PATH)  # type: ignore[misc]
+        samples: Dict[str, List[float]] = {name: [] for name in paths}
         try:
             for call in paths.values():
                 _timed(call, warmup)  # first init, connections, caches
             for _ in range(rounds):
                 for name, call in paths.items():
                     samples[name].extend(_timed(call, per_round))
+            assert sandbox.proc is not None
+            rss_kb = held_rss_kb(sandbox.proc.pid)
         finally:
-            box.close()
-            bare.close()
+            for exchange in exchanges:
+                exchange.close()
     stats = {name: latency_stats(values) for name, values in samples.items()}
     sandbox_stats = stats["sandbox"]
 
-    def ratio(floor: str) -> Dict[str, float]:
+    def ratio(other: str) -> Dict[str, float]:
         return {
-            q: round(sandbox_stats[q] / stats[floor][q], 2) if stats[floor][q] else 0.0
+            q: round(sandbox_stats[q] / stats[other][q], 2) if stats[other][q] else 0.0
             for q in ("p50", "p99")
         }
 
+    measured_peers = [name for name in peer_names if name in stats]
     return {
         "python": python_full,
         "client": client,
@@ -119,7 +143,19 @@ def measure(
         "paths": stats,
         "ratio": ratio("floor_relay"),
         "ratio_vs_round_trips": ratio("floor_round_trips"),
+        "peers": peers_found,
+        "ratio_vs_peers": {name: ratio(name) for name in measured_peers},
+        "sandbox_rss_kb": rss_kb,
     }
+
+
+def held_rss_kb(pid: int) -> int:
+    """The process's resident size now (VmRSS), kB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def floor_relay_p50(python: Path, invokes: int = 200) -> float:

@@ -444,6 +444,8 @@ class ExecutionEnvironment:
         self._log_lines = self._current.log_lines if self._current is not None else None
         self._say(start_line(action.request_id, self.config.function_version))
         self._log(Kind.INVOKE_START, request_id=action.request_id)
+        if not self.telemetry.active:
+            return  # no subscriber, none to come: nothing to build
         self.telemetry.emit(
             "platform.start",
             records.start(
@@ -477,24 +479,25 @@ class ExecutionEnvironment:
             )
         )
         trace = self._trace(action.request_id)
-        if action.status == "timeout":
+        if action.status == "timeout" and self.telemetry.active:
             self.telemetry.emit(
                 "platform.runtimeDone",
                 records.runtime_done(action.request_id, "timeout", duration, None, trace),
             )
-        self.telemetry.emit(
-            "platform.report",
-            records.report(
-                action.request_id,
-                action.status,
-                duration,
-                billed_duration_ms(duration),
-                self.config.memory_size_mb,
-                max_memory_used_mb,
-                init_duration_ms,
-                trace,
-            ),
-        )
+        if self.telemetry.active:
+            self.telemetry.emit(
+                "platform.report",
+                records.report(
+                    action.request_id,
+                    action.status,
+                    duration,
+                    billed_duration_ms(duration),
+                    self.config.memory_size_mb,
+                    max_memory_used_mb,
+                    init_duration_ms,
+                    trace,
+                ),
+            )
         if self._current is not None:
             self._current.ended.set()
         self._current = None
@@ -675,6 +678,8 @@ class ExecutionEnvironment:
         self, request_id: str, status: str, produced: int, error_type: Optional[str] = None
     ) -> None:
         """platform.runtimeDone: the runtime has answered this invocation. Lock held."""
+        if not self.telemetry.active:
+            return
         started = self._invoke_started.get(request_id)
         duration = 0.0 if started is None else (time.monotonic() - started) * 1000
         self.telemetry.emit(

@@ -70,6 +70,8 @@ def _invoke_table(b: Mapping[str, Any]) -> Table:
         "sandbox": f"sandbox warm invoke ({b.get('client', '?')}, CPython {b.get('python', '?')})",
         "floor_relay": "floor: stdlib server relaying to a stdlib runtime loop",
         "floor_round_trips": "floor: two bare stdlib request/response round trips",
+        "aws-lambda-rie": "peer: AWS's Runtime Interface Emulator (aws-lambda-rie)",
+        "lambda-runtime-api-daemon": "peer: the Lambda Runtime API Daemon",
     }
     base = paths.get("sandbox") or {}
     rows = []
@@ -97,8 +99,19 @@ def _invoke_table(b: Mapping[str, Any]) -> Table:
             f"{b.get('rounds', '?')} interleaved rounds after {b.get('warmup', '?')} warm-up "
             "invokes per path; each path runs under the same interpreter, the runtime in its "
             "own process. The relay floor does the same two HTTP exchanges (Invoke API, "
-            "Runtime API next/response) with nothing else."
-        ],
+            "Runtime API next/response) with nothing else. The peers run the same runtime "
+            "command on the same function."
+        ]
+        + [
+            f"{name}: {where}"
+            for name, where in (b.get("peers") or {}).items()
+            if not str(where).startswith("/")
+        ]
+        + (
+            [f"The sandbox's RSS after the rounds: {b['sandbox_rss_kb']:,} kB."]
+            if b.get("sandbox_rss_kb")
+            else []
+        ),
     )
 
 

@@ -1,0 +1,156 @@
+"""The emulators a user would pick instead, run side by side with the sandbox.
+
+AWS's Runtime Interface Emulator (``aws-lambda-rie``) and the Lambda Runtime
+API Daemon (``lambda-runtime-api-daemon``), unmodified Go binaries built by
+``../shared/peers/build.sh``. Nothing here builds them: they are looked up in
+``LAB_PEERS_BIN`` (a folder), then on PATH, and a peer that is not found is
+reported as such, never faked.
+
+Each peer runs the same runtime command with the same task root as the
+sandbox, on loopback ports chosen here (both listen on 0.0.0.0:8080 unless
+told otherwise), and is ready when its Invoke API accepts a connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Dict, List, Mapping, Optional, Sequence, Type
+
+RIE = "aws-lambda-rie"
+DAEMON = "lambda-runtime-api-daemon"
+PEERS = (RIE, DAEMON)
+START_TIMEOUT_S = 20.0
+
+
+class PeerError(RuntimeError):
+    """A peer was found but did not start; the message has its output's tail."""
+
+
+def find_peer(name: str, env: Optional[Mapping[str, str]] = None) -> Optional[Path]:
+    """The peer's binary: ``$LAB_PEERS_BIN/NAME``, else NAME on PATH, else None."""
+    env = os.environ if env is None else env
+    folder = env.get("LAB_PEERS_BIN", "").strip()
+    if folder:
+        candidate = Path(folder) / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name, path=env.get("PATH"))
+    return Path(found) if found else None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def peer_command(
+    name: str, binary: Path, runtime_cmd: Sequence[str], invoke_port: int, runtime_port: int
+) -> List[str]:
+    """How each peer is told its ports (README of ../shared/peers). Pure."""
+    if name == RIE:
+        return [
+            str(binary),
+            "--runtime-interface-emulator-address",
+            f"127.0.0.1:{invoke_port}",
+            "--runtime-api-address",
+            f"127.0.0.1:{runtime_port}",
+            *runtime_cmd,
+        ]
+    return [str(binary), *runtime_cmd]
+
+
+def peer_env(
+    name: str, base: Mapping[str, str], task_root: Path, invoke_port: int, runtime_port: int
+) -> Dict[str, str]:
+    """The peer's environment. Pure."""
+    env = dict(base)
+    env.update({"LAMBDA_TASK_ROOT": str(task_root), "PYTHONUNBUFFERED": "1"})
+    if name == DAEMON:
+        env.update(
+            {
+                "INVOKE_API_HOST": "127.0.0.1",
+                "PORT": str(invoke_port),
+                "RUNTIME_API_PORT": str(runtime_port),
+            }
+        )
+    return env
+
+
+@dataclass
+class RunningPeer:
+    name: str
+    binary: Path
+    runtime_cmd: Sequence[str]
+    task_root: Path
+    log: Path
+
+    def __post_init__(self) -> None:
+        self.invoke_port = free_port()
+        self.runtime_port = free_port()
+        self.proc: Optional["subprocess.Popen[bytes]"] = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.invoke_port}"
+
+    def __enter__(self) -> "RunningPeer":
+        output = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            peer_command(
+                self.name, self.binary, self.runtime_cmd, self.invoke_port, self.runtime_port
+            ),
+            env=peer_env(
+                self.name, os.environ, self.task_root, self.invoke_port, self.runtime_port
+            ),
+            cwd=str(self.task_root),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        output.close()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.invoke_port)) == 0:
+                    return self
+            time.sleep(0.05)  # polling for the listener; bounded by the deadline
+        tail = self.log.read_text(errors="replace")[-1500:]
+        self.__exit__(None, None, None)
+        raise PeerError(f"{self.name} did not start listening on {self.address}: {tail}")
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if self.proc is None:
+            return
+        # Its own session: the runtime it started goes with it.
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # what is left of its group
+        if self.proc.poll() is None:
+            self.proc.wait(timeout=5)

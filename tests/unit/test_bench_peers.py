@@ -1,0 +1,47 @@
+"""How the benchmark finds and starts the peers (AWS's emulator, the Runtime API
+Daemon): looked up, never built; each told its loopback ports its own way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.peers import DAEMON, RIE, find_peer, peer_command, peer_env
+
+
+def test_a_peer_is_found_in_lab_peers_bin_then_on_path(tmp_path: Path) -> None:
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    binary = folder / RIE
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    assert find_peer(RIE, {"LAB_PEERS_BIN": str(folder), "PATH": ""}) == binary
+    assert find_peer(RIE, {"PATH": str(folder)}) == binary
+    assert find_peer(DAEMON, {"LAB_PEERS_BIN": str(folder), "PATH": ""}) is None
+
+
+def test_a_file_that_is_not_executable_is_not_a_peer(tmp_path: Path) -> None:
+    (tmp_path / RIE).write_text("")
+    assert find_peer(RIE, {"LAB_PEERS_BIN": str(tmp_path), "PATH": ""}) is None
+
+
+def test_rie_takes_its_addresses_as_flags_before_the_runtime_command() -> None:
+    argv = peer_command(RIE, Path("/b/rie"), ["python", "-m", "awslambdaric", "app.handler"], 1, 2)
+    assert argv == [
+        "/b/rie",
+        "--runtime-interface-emulator-address",
+        "127.0.0.1:1",
+        "--runtime-api-address",
+        "127.0.0.1:2",
+        "python",
+        "-m",
+        "awslambdaric",
+        "app.handler",
+    ]
+
+
+def test_the_daemon_takes_its_ports_from_the_environment() -> None:
+    assert peer_command(DAEMON, Path("/b/d"), ["python", "x"], 1, 2) == ["/b/d", "python", "x"]
+    env = peer_env(DAEMON, {"HOME": "/root"}, Path("/task"), 8080, 9001)
+    assert env["PORT"] == "8080" and env["RUNTIME_API_PORT"] == "9001"
+    assert env["INVOKE_API_HOST"] == "127.0.0.1" and env["LAMBDA_TASK_ROOT"] == "/task"
+    assert "PORT" not in peer_env(RIE, {}, Path("/task"), 8080, 9001)
