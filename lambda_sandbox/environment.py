@@ -690,7 +690,12 @@ class ExecutionEnvironment:
         )
 
     def _trace(self, request_id: str) -> str:
+        """The invocation's trace id; also once its invoker has been answered (the
+        answer comes before the invocation ends, and takes it out of the table)."""
         invocation = self._invocations.get(request_id)
+        current = self._current
+        if invocation is None and current is not None and current.request_id == request_id:
+            invocation = current
         return invocation.trace_id if invocation is not None else ""
 
     def _max_memory_used_mb(self) -> int:

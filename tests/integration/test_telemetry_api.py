@@ -86,6 +86,10 @@ def test_a_subscriber_gets_init_invoke_and_lines_before_shutdown(
     assert done["requestId"] == request_id and done["status"] == "success"
     report = by_type["platform.report"]["record"]
     assert report["requestId"] == request_id and report["status"] == "success"
+    # One trace through the invocation: start, runtimeDone and report carry it.
+    trace = by_type["platform.start"]["record"]["tracing"]["value"]
+    assert trace.startswith("Root=1-")
+    assert done["tracing"]["value"] == report["tracing"]["value"] == trace
     assert set(report["metrics"]) >= {
         "durationMs",
         "billedDurationMs",
