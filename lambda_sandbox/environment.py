@@ -163,12 +163,9 @@ class ExecutionEnvironment:
         with self._lock:
             self._drain_runtime_output()
             box = self._runtime_box
-            if self._machine.phase is lc.Phase.INIT and not self._init_runtime_done:
+            if self._machine.phase is lc.Phase.INIT:
                 # Before the event: it may end init (initReport follows it).
-                self._init_runtime_done = True
-                self.telemetry.emit(
-                    "platform.initRuntimeDone", records.init_runtime_done("success")
-                )
+                self._init_runtime_done_once("success")
             self._post(lc.RuntimeNext())
         item = box.get(abandoned)
         return item if isinstance(item, RuntimeDelivery) else None
@@ -204,11 +201,7 @@ class ExecutionEnvironment:
     def runtime_init_error(self, body: bytes, error_type: str) -> None:
         with self._lock:
             self._init_error_body = body
-            if not self._init_runtime_done:
-                self._init_runtime_done = True
-                self.telemetry.emit(
-                    "platform.initRuntimeDone", records.init_runtime_done("error", error_type)
-                )
+            self._init_runtime_done_once("error", error_type)
             self._post(lc.InitErrorReported(lc.RUNTIME, error_type))
 
     # ---------------------------------------------------- extension side
@@ -478,13 +471,13 @@ class ExecutionEnvironment:
                 action.status,
             )
         )
-        trace = self._trace(action.request_id)
-        if action.status == "timeout" and self.telemetry.active:
-            self.telemetry.emit(
-                "platform.runtimeDone",
-                records.runtime_done(action.request_id, "timeout", duration, None, trace),
-            )
         if self.telemetry.active:
+            trace = self._trace(action.request_id)
+            if action.status == "timeout":
+                self.telemetry.emit(
+                    "platform.runtimeDone",
+                    records.runtime_done(action.request_id, "timeout", duration, None, trace),
+                )
             self.telemetry.emit(
                 "platform.report",
                 records.report(
@@ -673,6 +666,14 @@ class ExecutionEnvironment:
         self._log(
             Kind.PROCESS_START, role=child.role, name=child.name, pid=child.pid, argv=child.argv
         )
+
+    def _init_runtime_done_once(self, status: str, error_type: Optional[str] = None) -> None:
+        """platform.initRuntimeDone, at most once per init. Lock held."""
+        if not self._init_runtime_done:
+            self._init_runtime_done = True
+            self.telemetry.emit(
+                "platform.initRuntimeDone", records.init_runtime_done(status, error_type)
+            )
 
     def _runtime_done(
         self, request_id: str, status: str, produced: int, error_type: Optional[str] = None

@@ -194,14 +194,11 @@ def parse_line(n: int, line: Union[str, bytes]) -> Union[Event, str, None]:
     return Event(n=n, kind=str(record["kind"]), mono=mono, record=record)
 
 
-def parse_events(lines: Iterable[Union[str, bytes]], key: Optional[bytes] = None) -> Reading:
-    """Every event of a log, in order, with a problem per unreadable or foreign line;
-    with ``key``, also a problem per line the sandbox did not seal (``verify_seals``)."""
+def parse_events(lines: Iterable[Union[str, bytes]]) -> Reading:
+    """Every event of a log, in order, with a problem per unreadable or foreign line
+    (whether the sandbox wrote each line is ``verify_seals``'s to say)."""
     events: List[Event] = []
     problems: List[str] = []
-    if key is not None:
-        lines = list(lines)
-        problems.extend(verify_seals(lines, key))
     for n, line in enumerate(lines):
         parsed = parse_line(n, line)
         if parsed is None:
@@ -231,12 +228,15 @@ def read_event_log(path: str) -> Reading:
 _SEAL = re.compile(r', "mac": "([0-9a-f]{64})"\}$')
 
 
-def seal(body: str, key: bytes, previous: str) -> str:
-    """``body`` (one JSON object's text) with its mac as a last key. Pure.
+def mac_of(body: str, key: bytes, previous: str) -> str:
+    """The mac of ``body`` (one JSON object's text) after the line whose mac was
+    ``previous``. Pure. It covers the previous mac too, so lines cannot be removed
+    or reordered without a later line failing."""
+    return hmac.new(key, (previous + "\n" + body).encode("utf-8"), hashlib.sha256).hexdigest()
 
-    The mac covers the previous line's mac too, so lines cannot be removed or
-    reordered without a later line failing."""
-    mac = hmac.new(key, (previous + "\n" + body).encode("utf-8"), hashlib.sha256).hexdigest()
+
+def seal(body: str, mac: str) -> str:
+    """``body`` with ``mac`` as its last key. Pure."""
     return body[:-1] + ', "mac": "' + mac + '"}'
 
 
@@ -258,7 +258,7 @@ def verify_seals(lines: Iterable[Union[str, bytes]], key: bytes) -> List[str]:
             problems.append(f"event log line {n + 1} has no seal: the sandbox did not write it")
             continue
         body = line[: found.start()] + "}"
-        if not hmac.compare_digest(seal(body, key, previous), line):
+        if not hmac.compare_digest(mac_of(body, key, previous), found.group(1)):
             problems.append(
                 f"event log line {n + 1} fails its seal: it was altered, forged, or a line "
                 "before it was removed"
@@ -307,8 +307,8 @@ class EventLog:
         line = encode(kind, fields, time.time(), time.monotonic())
         with self._lock:
             if self._key is not None:
-                line = seal(line, self._key, self._previous)
-                self._previous = line[-66:-2]
+                self._previous = mac_of(line, self._key, self._previous)
+                line = seal(line, self._previous)
             self._file.write(line + "\n")
             self._file.flush()
 

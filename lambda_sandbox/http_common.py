@@ -177,19 +177,17 @@ class Server(ThreadingHTTPServer):
             poke.settimeout(0.5)
             poke.connect((host, port))
 
-    def drain_backlog(self) -> int:
-        """Accept and hand on what the backlog holds now; how many connections."""
-        accepted = 0
+    def drain_backlog(self) -> None:
+        """Accept and hand on what the backlog holds now."""
         try:
             self.socket.setblocking(False)
         except OSError:
-            return 0
+            return
         while True:
             try:
                 request, client_address = self.socket.accept()
             except OSError:  # empty (EAGAIN), or closed
-                return accepted
-            accepted += 1
+                return
             request.setblocking(True)
             if self.verify_request(request, client_address):
                 self.process_request(request, client_address)
@@ -265,7 +263,7 @@ class Handler(BaseHTTPRequestHandler):
         """Whether the client has closed its side of the connection (for a handler
         that waits with the request read: a long-polling ``next``)."""
         try:
-            if not select.select([self.connection], [], [], 0)[0]:
+            if not _has_pending_bytes(self.connection):
                 return False
             peeked: bytes = self.connection.recv(1, socket.MSG_PEEK)
         except (OSError, ValueError):

@@ -279,12 +279,10 @@ class Sandbox:
                 invocation = self._async.popleft()
             result = self.invoke(invocation)
             with self._cond:
-                stopped = self._stopping
-            if stopped and result.status == 500:
-                # Cut off (or never started) by the stop: the spool keeps it.
-                with self._cond:
+                if self._stopping and result.status == 500:
+                    # Cut off (or never started) by the stop: the spool keeps it.
                     self._async.appendleft(invocation)
-                return
+                    return
             if result.status == 429:
                 # Nothing lost: an Event invocation over capacity waits its turn.
                 with self._cond:

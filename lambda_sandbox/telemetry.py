@@ -63,6 +63,11 @@ def now_ms() -> int:
     return int(time.monotonic() * 1000)
 
 
+def encode(item: records.Event) -> bytes:
+    """One event as it goes on the wire: compact JSON."""
+    return json.dumps(item, separators=(",", ":")).encode("utf-8")
+
+
 class Subscriber:
     def __init__(
         self,
@@ -93,7 +98,7 @@ class Subscriber:
 
     def offer(self, item: records.Event) -> None:
         for shaped in records.for_subscription(self.subscription, item):
-            encoded = json.dumps(shaped, separators=(",", ":")).encode("utf-8")
+            encoded = encode(shaped)
             with self._cond:
                 if self._closed:
                     return
@@ -160,7 +165,7 @@ class Subscriber:
                         notice = records.event(
                             "platform.logsDropped", records.logs_dropped(dropped, size), time.time()
                         )
-                        batch.insert(0, json.dumps(notice, separators=(",", ":")).encode("utf-8"))
+                        batch.insert(0, encode(notice))
                     self._in_flight = batch
                     return batch
                 due = self._batcher.due_at()

@@ -19,9 +19,9 @@ Standard library only, CPython 3.7+.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from lambda_sandbox.console import iso_timestamp
 from lambda_sandbox.telemetry_subscription import LOGS, Subscription
 
 Event = Dict[str, Any]
@@ -32,14 +32,9 @@ DROPPED_REASON = (
 )
 
 
-def iso_ms(epoch_s: float) -> str:
-    """``2022-10-12T00:00:15.064Z``: UTC, milliseconds."""
-    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s))
-    return whole + f".{int(epoch_s * 1000) % 1000:03d}Z"
-
-
 def event(type_: str, record: Any, now_s: float) -> Event:
-    return {"time": iso_ms(now_s), "type": type_, "record": record}
+    """``time`` as Lambda writes it: ``2022-10-12T00:00:15.064Z`` (UTC, milliseconds)."""
+    return {"time": iso_timestamp(now_s), "type": type_, "record": record}
 
 
 def category(type_: str) -> str:

@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Protocol, Tuple
+from typing import Optional, Protocol, Sequence, Tuple
 
 from harness.backends.script import play_cell
 from harness.errors import LabError
@@ -141,6 +141,7 @@ class BackendBase:
         problem: Optional[str] = None
         returncode: Optional[int] = None
         python_version = ""
+        key: Optional[bytes] = None
         try:
             ready = self.provision(cell)
         except CellSkipped:
@@ -153,14 +154,14 @@ class BackendBase:
             python_version = ready.python_full_version
             key = new_key()
             problem, returncode = self._play(cell, ready, workdir, key)
-            problem = problem or forgery_problem(
-                verify_seals(_read_text(event_log).splitlines(), key)
-            )
+        event_lines = tuple(_read_text(event_log).splitlines())
+        if key is not None:
+            problem = problem or forgery_problem(verify_seals(event_lines, key))
         return CellRun(
             cell=cell,
             backend=self.name,
             python_full_version=python_version,
-            event_lines=tuple(_read_text(event_log).splitlines()),
+            event_lines=event_lines,
             output=_read_text(output_log),
             event_log=event_log,
             output_log=output_log,
@@ -202,7 +203,7 @@ def drive(cell: Cell, launched: Launched, log: EventLogTail, timeouts: Timeouts)
     )
 
 
-def forgery_problem(seal_problems: List[str]) -> Optional[str]:
+def forgery_problem(seal_problems: Sequence[str]) -> Optional[str]:
     """What the run's problem is when the event log holds lines the sandbox did not
     write (``verify_seals``), or None. Pure."""
     if not seal_problems:
