@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from support.listeners import free_port
 from support.skips import unavailable
 
 from harness import probes
@@ -54,12 +55,6 @@ def image(engine: Any, name: str) -> Built:
         return ensure_image(engine, load_specs()[name], echo=False)
     except InterpreterMissing as err:
         unavailable(str(err), interpreter=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.timeout(1800)  # cold: debootstrap, three base images, three images

@@ -12,11 +12,11 @@ import collections
 import concurrent.futures
 import http.client
 import json
-import os
 from pathlib import Path
 from typing import Counter, List, Tuple
 
 import pytest
+from support.resources import held
 
 from harness.sandbox.running import RunningSandbox
 
@@ -25,18 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300
 TOTAL = 2000
 CLIENTS = 16
 WARM_UP = 200
-
-
-def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def client(address: str, count: int) -> List[Tuple[int, str]]:
@@ -80,9 +68,11 @@ def test_every_invocation_answered_once_and_resources_flat(tmp_path: Path):
         assert sb.proc is not None
         pid = sb.proc.pid
         warm = burst(sb.invoke_api, WARM_UP)
-        fds_after_warm_up, rss_after_warm_up = fd_count(pid), rss_kb(pid)
+        after_warm_up = held(pid)
+        fds_after_warm_up, rss_after_warm_up = after_warm_up.fds, after_warm_up.rss_kb
         answers = burst(sb.invoke_api, TOTAL)
-        fds_at_end, rss_at_end = fd_count(pid), rss_kb(pid)
+        at_end = held(pid)
+        fds_at_end, rss_at_end = at_end.fds, at_end.rss_kb
         assert sb.stop() == 0
         started = [e["request_id"] for e in sb.of_kind("invoke.start")]
 

@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Dict
 
 import pytest
 from support.interpreters import awslambdaric_python
+from support.resources import BOUND_KB, held
 
 from harness.sandbox.running import RunningSandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
-
-BOUND_KB = 64 * 1024
-
-
-def memory_kb(pid: int) -> Dict[str, int]:
-    with open(f"/proc/{pid}/status") as f:
-        fields = dict(line.split(":", 1) for line in f if ":" in line)
-    return {k: int(fields[k].split()[0]) for k in ("VmRSS", "VmHWM")}
 
 
 def test_a_100_mb_line_without_newline_does_not_grow_the_sandbox(tmp_path: Path) -> None:
@@ -33,13 +25,13 @@ def test_a_100_mb_line_without_newline_does_not_grow_the_sandbox(tmp_path: Path)
     with RunningSandbox(python, runtime, tmp_path) as sb:
         assert sb.invoke({"warm": True}).status == 200
         assert sb.proc is not None
-        idle = memory_kb(sb.proc.pid)
+        idle = held(sb.proc.pid)
         reply = sb.invoke({"print_bytes": 100 * 1024 * 1024}, headers={"X-Amz-Log-Type": "Tail"})
         assert reply.status == 200, reply.body[:300]
-        after = memory_kb(sb.proc.pid)
+        after = held(sb.proc.pid)
         tail = base64.b64decode(reply.headers["X-Amz-Log-Result"])
         assert len(tail) == 4096 and tail.endswith(b"\n") and b"REPORT RequestId" in tail
         assert sb.stop() == 0
-    grown = after["VmHWM"] - idle["VmRSS"]
-    print(f"sandbox memory: idle {idle['VmRSS']} kB, peak {after['VmHWM']} kB")
+    grown = after.peak_kb - idle.rss_kb
+    print(f"sandbox memory: idle {idle.rss_kb} kB, peak {after.peak_kb} kB")
     assert grown < BOUND_KB, f"the sandbox grew by {grown} kB printing one 100 MB line"

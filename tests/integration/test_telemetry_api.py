@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import uuid
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 from support.interpreters import awslambdaric_python
+from support.listeners import free_port
 
 from harness.paths import TEST_FIXTURES
 from harness.sandbox.running import RunningSandbox
@@ -23,12 +23,6 @@ from harness.sandbox.running import RunningSandbox
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 EXTENSIONS = TEST_FIXTURES / "telemetry-extensions"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def recorded(path: Path) -> List[Dict[str, Any]]:

@@ -5,15 +5,13 @@ sends while frozen, and a flush that empties every buffer."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import socket
-import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator
 
 import pytest
+from support.listeners import JsonCollector, free_port
 
 from lambda_sandbox.eventlog import EventLog, read_event_log
 from lambda_sandbox.telemetry import TelemetryHub
@@ -25,47 +23,6 @@ from lambda_sandbox.telemetry_subscription import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
-
-
-class Listener:
-    """An extension's HTTP listener: collects every batch; can start late."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.batches: List[List[Dict[str, Any]]] = []
-        self.port = port or free_port()
-        self.server: Any = None
-
-    def start(self) -> "Listener":
-        batches = self.batches
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                batches.append(json.loads(body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def events(self) -> List[Dict[str, Any]]:
-        return [e for batch in self.batches for e in batch]
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def subscription(port: int, api: str = TELEMETRY, timeout_ms: int = 25, types=None):
@@ -96,7 +53,7 @@ def until(check, within_s: float = 10.0) -> None:
 
 
 def test_init_events_are_replayed_to_a_late_subscriber_then_subscriptions_close(hub) -> None:
-    listener = Listener().start()
+    listener = JsonCollector().start()
     try:
         hub.emit("platform.initStart", {"phase": "init"})
         assert hub.subscribe("ext-1", "ext", subscription(listener.port))
@@ -127,7 +84,7 @@ def test_one_api_per_extension_and_a_repeat_is_idempotent(hub) -> None:
 
 
 def test_a_listener_that_comes_up_late_gets_everything(hub, tmp_path: Path) -> None:
-    listener = Listener()
+    listener = JsonCollector()
     hub.subscribe("ext-1", "ext", subscription(listener.port))
     for n in range(5):
         hub.emit("function", f"line {n}")
@@ -146,7 +103,7 @@ def test_a_listener_that_comes_up_late_gets_everything(hub, tmp_path: Path) -> N
 
 
 def test_an_overflowing_buffer_drops_the_oldest_and_says_so(hub) -> None:
-    listener = Listener()
+    listener = JsonCollector()
     hub.subscribe("ext-1", "ext", subscription(listener.port, types=["function"]))
     line = "x" * 10_000
     for _ in range(200):  # 2 MB while nobody listens: over four batches' worth (1 MB)
@@ -172,7 +129,7 @@ def test_an_overflowing_buffer_drops_the_oldest_and_says_so(hub) -> None:
 
 
 def test_nothing_is_sent_while_frozen_and_a_flush_empties_the_buffers(hub) -> None:
-    listener = Listener().start()
+    listener = JsonCollector().start()
     try:
         hub.subscribe("ext-1", "ext", subscription(listener.port, timeout_ms=30000))
         hub.close_subscriptions()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import http.client
-import json
 import os
 import shutil
 import socket
@@ -20,6 +19,7 @@ from typing import Any, Dict, List
 
 import pytest
 from support.interpreters import awslambdaric_python
+from support.listeners import JsonCollector
 from support.skips import unavailable
 
 from harness.model.pins import load_pins
@@ -91,36 +91,6 @@ TELEMETRY_SAMPLE = PROJECT_ROOT / "examples" / "aws-telemetry-api-extension"
 SAMPLE_NAME = "python_example_telemetry_api_extension"
 
 
-class Sink:
-    """Where the Telemetry API sample dispatches what it received (DISPATCH_POST_URI)."""
-
-    def __init__(self) -> None:
-        import http.server
-        import threading
-
-        self.batches: List[List[Dict[str, Any]]] = []
-        sink = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                sink.batches.append(json.loads(body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def sample_with_requests(tmp_path: Path) -> Path:
     """The sample's folder as its README deploys it: `requests` installed beside it
     (pip install -r requirements.txt -t ...), with the image's Python (3.12)."""
@@ -157,7 +127,7 @@ def test_aws_telemetry_api_sample_ships_the_invocation_unmodified(tmp_path: Path
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     run_dir.chmod(0o777)
-    sink = Sink()
+    sink = JsonCollector().start()
     session = f"test-{uuid.uuid4().hex[:8]}"
     container = engine.containers.run(
         image=built.spec.tag,
@@ -206,7 +176,7 @@ def test_aws_telemetry_api_sample_ships_the_invocation_unmodified(tmp_path: Path
     finally:
         logs = container.logs().decode(errors="replace")
         container.remove(force=True)
-        sink.close()
+        sink.stop()
     received = [event for batch in sink.batches for event in batch]
     types = [e["type"] for e in received]
     assert "platform.initStart" in types and "platform.telemetrySubscription" in types, logs[-3000:]
