@@ -14,7 +14,7 @@ import argparse
 import os
 import site
 import sys
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 DEFAULT_OPT_DIR = "/opt"
 
@@ -70,7 +70,23 @@ def awslambdaric_args(program: str, handler: Optional[str]) -> List[str]:
     return [program] + ([handler] if handler else [])
 
 
+# awslambdaric's __main__, once main() has imported it (where the real bootstrap keeps it).
+awslambdaricmain: Any = None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
+    # The managed runtime's bootstrap.py imports awslambdaric first, as a
+    # module global, `import awslambdaric.__main__ as awslambdaricmain` (the
+    # python3.11 runtime's /var/runtime/bootstrap.py; tracebacks show
+    # `awslambdaricmain.main([...])`): the bundled client, before the task
+    # root is on sys.path. Libraries find the runtime through that name
+    # (sentry-sdk's AwsLambdaIntegration looks for __main__.awslambdaricmain).
+    global awslambdaricmain
+    try:
+        import awslambdaric.__main__ as awslambdaricmain
+    except ImportError as exc:
+        sys.stderr.write(f"bootstrap.py: cannot import awslambdaric on {sys.executable}: {exc}\n")
+        sys.exit(1)
     opt_dir = parse_opt_dir(sys.argv[1:] if argv is None else argv)
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     version = "{}.{}".format(*sys.version_info[:2])
@@ -80,14 +96,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     # runs their .pth files, as the managed runtime does (a layer's too).
     for directory in site_directories(task_root, opt_dir, pythonpath, version):
         site.addsitedir(directory)
-    try:
-        # Imported only now: a function may ship its own awslambdaric in the
-        # task root, and the task root now comes first.
-        from awslambdaric import __main__ as awslambdaric_main
-    except ImportError as exc:
-        sys.stderr.write(f"bootstrap.py: cannot import awslambdaric on {sys.executable}: {exc}\n")
-        sys.exit(1)
-    awslambdaric_main.main(awslambdaric_args(sys.argv[0], os.environ.get("_HANDLER")))
+    awslambdaricmain.main(awslambdaric_args(sys.argv[0], os.environ.get("_HANDLER")))
 
 
 if __name__ == "__main__":

@@ -106,6 +106,8 @@ def test_managed_profile_runs_the_handler_as_aws_lambda_python_x_y(
     # The script execs the interpreter: the runtime the sandbox signals is the
     # function's own process, not a shell in front of it.
     assert seen["pid"] == started[0]["pid"]
+    # As on Lambda, __main__ (bootstrap.py) holds awslambdaric's main as a global.
+    assert seen["main_has_awslambdaricmain_bootstrap"] is True
 
 
 # ------------------------------------------------------------ wrapper scripts
