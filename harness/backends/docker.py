@@ -40,6 +40,7 @@ from harness.images.container import (
 )
 from harness.images.spec import ImageSpecError, load_specs
 from harness.model.cells import Cell
+from harness.model.pins import PinError, canonical, load_pins
 from harness.provision import strategy
 from harness.provision.fix import FixBuildError
 from harness.provision.interpreters import find_interpreter, where_searched
@@ -134,9 +135,20 @@ class DockerBackend(BackendBase):
             ) from None
         try:
             extras = strategy.requirements(cell)
-            user_base = strategy.user_site(cell.python, extras) if extras else None
+            # The function's own packages the image does not carry (pika is baked in)
+            # go to the user site too, with their dependencies held to pins.toml's.
+            baked = {canonical(r.split("==", 1)[0]) for r in built.spec.requirements}
+            own = [p for p in cell.packages if canonical(p.split("==", 1)[0]) not in baked]
+            user_base = None
+            if extras or own:
+                user_base = strategy.user_site(
+                    cell.python,
+                    extras,
+                    resolved=own,
+                    constraints=load_pins().constraints(own),
+                )
             layer = strategy.layer_dir(cell)
-        except (StrategyProvisionError, FixBuildError, OSError) as err:
+        except (StrategyProvisionError, FixBuildError, PinError, OSError) as err:
             raise ProvisionFailed(f"strategy {cell.strategy!r}: {err}") from None
         return Provisioned(
             python_full_version=version, handle=_Ready(built, layer=layer, user_base=user_base)

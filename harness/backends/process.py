@@ -24,6 +24,7 @@ from harness.backends.base import (
 )
 from harness.model.cells import Cell, cell_environment, layer_environment
 from harness.model.clients import requirements, runtime_command
+from harness.model.pins import PinError, load_pins
 from harness.paths import PROJECT_ROOT
 from harness.provision import strategy
 from harness.provision.fix import FixBuildError
@@ -134,8 +135,10 @@ class ProcessBackend(BackendBase):
             wanted = requirements(
                 cell.runtime_client, cell.runtime_client_version, (*cell.packages, *extra)
             )
-            venv = ensure_venv(interpreter, wanted)
-        except (VenvBuildError, FixBuildError, OSError) as err:
+            # A function's own packages bring dependencies: held to pins.toml's.
+            held = load_pins().constraints(wanted) if cell.packages else ()
+            venv = ensure_venv(interpreter, wanted, constraints=held)
+        except (VenvBuildError, FixBuildError, PinError, OSError) as err:
             raise ProvisionFailed(f"venv for Python {cell.python}: {err}") from None
         return Provisioned(python_full_version=interpreter.full_version, handle=venv_python(venv))
 

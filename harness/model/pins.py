@@ -6,7 +6,7 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import tomllib
 
@@ -15,7 +15,8 @@ from harness.paths import PINS_FILE
 
 _VERSION = re.compile(r"^[0-9]+(\.[0-9]+)+([a-z0-9.+-]*)$")
 _PYTHON = re.compile(r"^3\.[0-9]+$")
-SECTIONS = ("awslambdaric", "packages")
+SECTIONS = ("awslambdaric", "packages", "dependencies")
+OPTIONAL_SECTIONS = ("dependencies",)
 
 
 class PinError(LabError):
@@ -27,6 +28,8 @@ class Pins:
     awslambdaric: Tuple[Tuple[str, str], ...]  # (CPython "3.8", version)
     packages: Tuple[Tuple[str, str], ...]  # (name, version)
     where: str = "pins.toml"
+    # What the packages depend on, pinned (name, version): constraints, never installed alone.
+    dependencies: Tuple[Tuple[str, str], ...] = ()
 
     def awslambdaric_for(self, python: str) -> Optional[str]:
         """The pinned awslambdaric for a CPython version, or None when none is pinned."""
@@ -42,6 +45,16 @@ class Pins:
     def requirement(self, package: str) -> str:
         """``name==version`` for pip."""
         return f"{package}=={self.version(package)}"
+
+    def constraints(self, requested: Sequence[str]) -> Tuple[str, ...]:
+        """``name==version`` constraints for installing ``requested`` (pip requirements):
+        every dependency pin, then every package pin, except the names requested
+        themselves (their own pins win: lambda-sigterm's urllib3, say)."""
+        asked = {canonical(r.split("==", 1)[0]) for r in requested}
+        pins: Dict[str, str] = {}
+        for name, version in (*self.dependencies, *self.packages):
+            pins.setdefault(canonical(name), f"{name}=={version}")
+        return tuple(pin for name, pin in sorted(pins.items()) if name not in asked)
 
     @property
     def pythons(self) -> Tuple[str, ...]:
@@ -59,6 +72,9 @@ def parse_pins(text: str, where: str) -> Pins:
         raise PinError(f"{where}: unknown sections {unknown}; expected {list(SECTIONS)}")
     sections: Dict[str, Tuple[Tuple[str, str], ...]] = {}
     for section in SECTIONS:
+        if section in OPTIONAL_SECTIONS and section not in data:
+            sections[section] = ()
+            continue
         table = data.get(section)
         if not isinstance(table, dict) or not table:
             raise PinError(f'{where}: [{section}]: expected a table of name = "X.Y.Z"')
@@ -68,7 +84,17 @@ def parse_pins(text: str, where: str) -> Pins:
             if section == "awslambdaric" and not _PYTHON.match(key):
                 raise PinError(f"{where}: [awslambdaric]: keys are CPython versions, got {key!r}")
         sections[section] = tuple((str(k), str(v)) for k, v in table.items())
-    return Pins(awslambdaric=sections["awslambdaric"], packages=sections["packages"], where=where)
+    return Pins(
+        awslambdaric=sections["awslambdaric"],
+        packages=sections["packages"],
+        where=where,
+        dependencies=sections["dependencies"],
+    )
+
+
+def canonical(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503). Pure."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @functools.lru_cache(maxsize=4)

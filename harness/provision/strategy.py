@@ -45,46 +45,66 @@ def layer_dir(cell: Cell) -> Optional[Path]:
     return ensure_fix().layer_dir if STRATEGIES[cell.strategy].layer else None
 
 
-def user_site(python: str, wanted: Sequence[str], root: Optional[Path] = None) -> Path:
-    """A user base (``PYTHONUSERBASE``) whose ``lib/pythonX.Y/site-packages`` holds ``wanted``.
-
-    Pure-Python wheels only (pip is asked for any platform's wheels for
-    CPython ``python``), cached by their requirements.
+def user_site(
+    python: str,
+    wanted: Sequence[str],
+    root: Optional[Path] = None,
+    resolved: Sequence[str] = (),
+    constraints: Sequence[str] = (),
+) -> Path:
+    """A user base (``PYTHONUSERBASE``) whose ``lib/pythonX.Y/site-packages`` holds ``wanted``
+    (pure-Python wheels, without their dependencies: a strategy's packages) and
+    ``resolved`` (wheels for CPython ``python`` on this platform, with their
+    dependencies held to ``constraints``: a function's own packages), cached by
+    all three.
     """
     root = cache_dir() / "userbase" if root is None else root
-    key = hashlib.sha256("\n".join([python, *sorted(wanted)]).encode()).hexdigest()[:12]
+    key_text = "\n".join([python, *sorted(wanted)])
+    if resolved:
+        key_text += "\n--resolved\n" + "\n".join([*sorted(resolved), *sorted(constraints)])
+    key = hashlib.sha256(key_text.encode()).hexdigest()[:12]
     target = root / f"py{python}-{key}"
 
     def build(staging: Path) -> str:
         site = staging / "lib" / f"python{python}" / "site-packages"
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--python-version",
-                python,
-                "--target",
-                str(site),
-                *wanted,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
-        if done.returncode != 0:
-            raise StrategyProvisionError(
-                f"installing {' '.join(wanted)} for CPython {python}: {done.stderr[-2000:]}"
-            )
+        if wanted:
+            _pip_target(python, site, ["--no-deps", *wanted])
+        if resolved:
+            held = staging / "constraints.txt"
+            held.write_text("\n".join(constraints) + "\n", encoding="utf-8")
+            _pip_target(python, site, ["--constraint", str(held), *resolved])
+            held.unlink()
         for path in [staging, *staging.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)  # readable by the container's user
-        return "\n".join(wanted) + "\n"
+        return "\n".join([*wanted, *resolved]) + "\n"
 
     return build_once(target, build)
+
+
+def _pip_target(python: str, site: Path, arguments: Sequence[str]) -> None:
+    """pip install into ``site`` for CPython ``python``: binary wheels only, never built."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--only-binary=:all:",
+            "--python-version",
+            python,
+            "--target",
+            str(site),
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise StrategyProvisionError(
+            f"installing {' '.join(arguments)} for CPython {python}: {done.stderr[-2000:]}"
+        )

@@ -13,7 +13,7 @@ import hashlib
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from harness.errors import LabError
 from harness.paths import cache_dir
@@ -25,8 +25,13 @@ class VenvBuildError(LabError, RuntimeError):
     """A venv could not be made; the message has pip's reason."""
 
 
-def venv_name(interpreter: Interpreter, requirements: Sequence[str]) -> str:
-    digest = hashlib.sha256("\n".join(sorted(requirements)).encode()).hexdigest()[:12]
+def venv_name(
+    interpreter: Interpreter, requirements: Sequence[str], constraints: Sequence[str] = ()
+) -> str:
+    key = "\n".join(sorted(requirements))
+    if constraints:
+        key += "\n--constraints\n" + "\n".join(sorted(constraints))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return f"py{interpreter.full_version}-{digest}"
 
 
@@ -38,10 +43,12 @@ def ensure_venv(
     interpreter: Interpreter,
     requirements: Sequence[str],
     root: Optional[Path] = None,
+    constraints: Sequence[str] = (),
 ) -> Path:
-    """The path of a ready venv with ``requirements`` installed; builds it if needed."""
+    """The path of a ready venv with ``requirements`` installed (their dependencies held
+    to ``constraints``, ``name==version``); builds it if needed."""
     root = cache_dir() / "venvs" if root is None else root
-    target = root / venv_name(interpreter, requirements)
+    target = root / venv_name(interpreter, requirements, constraints)
     if is_built(target):
         return target
 
@@ -57,6 +64,11 @@ def ensure_venv(
         # `python -m ...` instead. venv creates the (empty) staging folder's contents.
         _run([str(interpreter.path), "-m", "venv", str(staging)], "create the venv")
         if requirements:
+            pinned: List[str] = []
+            if constraints:
+                held = staging / "lab-constraints.txt"
+                held.write_text("\n".join(constraints) + "\n", encoding="utf-8")
+                pinned = ["--constraint", str(held)]
             _run(
                 [
                     str(venv_python(staging)),
@@ -66,6 +78,7 @@ def ensure_venv(
                     "--quiet",
                     "--disable-pip-version-check",
                     "--no-input",
+                    *pinned,
                     *requirements,
                 ],
                 "install " + " ".join(requirements),

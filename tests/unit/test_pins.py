@@ -55,3 +55,35 @@ def test_a_bad_pins_file_says_what_is_wrong(text: str, error: str) -> None:
 def test_an_unpinned_package_is_named() -> None:
     with pytest.raises(PinError, match="no pin for package 'left-pad'"):
         load_pins().requirement("left-pad")
+
+
+def test_constraints_pin_every_dependency_except_what_is_asked_for() -> None:
+    pins = parse_pins(
+        "[awslambdaric]\n'3.12' = '4.2.2'\n"
+        "[packages]\nrequests = '2.31.0'\nurllib3 = '1.26.20'\nsentry-sdk = '2.75.0'\n"
+        "[dependencies]\nurllib3 = '2.0.7'\nTyping_Extensions = '4.16.0'\n",
+        "test-pins",
+    )
+    # A dependency's pin wins over a package pin of the same name; what is asked for is left out.
+    assert pins.constraints(["sentry-sdk==2.75.0"]) == (
+        "requests==2.31.0",
+        "Typing_Extensions==4.16.0",
+        "urllib3==2.0.7",
+    )
+    assert "urllib3==2.0.7" not in pins.constraints(["lambda-sigterm==0.1.2", "urllib3==1.26.20"])
+    assert (
+        parse_pins("[awslambdaric]\n'3.8' = '2.2.1'\n[packages]\nx = '1.0'\n", "p").dependencies
+        == ()
+    )
+
+
+def test_the_dependency_pins_agree_with_the_images_constraints() -> None:
+    # A function's packages land in a container beside the image's own requests stack.
+    images = dict(
+        line.split("==", 1)
+        for line in (PROJECT_ROOT / "images" / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    for name, version in load_pins().dependencies:
+        if name in images:
+            assert version == images[name], name
