@@ -46,7 +46,7 @@ def run_cell(cell: Cell, backend: Backend, results_dir: Path) -> CellResult:
         result = not_observed(cell, backend.name, verdict, (started, time.time()))
     else:
         seen = judge(run.event_lines, cell.cleanup_marker)
-        observations = [probe.observe() for probe in probes]
+        observations = [probe.observe(run.event_lines) for probe in probes]
         result = observed(
             cell,
             backend.name,

@@ -13,9 +13,12 @@ from harness.evidence.result import CellResult
 from harness.model.cells import Cell
 from harness.probes.base import Probe, ProbeKind, ProbeObservation, ProbeUnavailable
 from harness.probes.broker import BrokerKind
+from harness.probes.collector import CollectorKind
 from harness.probes.telemetry import TelemetryKind
 
-KINDS: Dict[str, ProbeKind] = {kind.name: kind for kind in (BrokerKind(), TelemetryKind())}
+KINDS: Dict[str, ProbeKind] = {
+    kind.name: kind for kind in (BrokerKind(), TelemetryKind(), CollectorKind())
+}
 
 __all__ = [
     "KINDS",

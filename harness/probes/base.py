@@ -39,7 +39,9 @@ class Probe(Protocol):
         """Make ready; the cell with what its function needs to reach the probe."""
         ...
 
-    def observe(self) -> ProbeObservation: ...
+    def observe(self, event_lines: Sequence[str]) -> ProbeObservation:
+        """What it saw; ``event_lines`` is the run's event log (the function's output is in it)."""
+        ...
 
     def cleanup(self) -> None:
         """Remove what ``prepare`` made (best effort; also after a failure)."""

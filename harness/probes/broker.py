@@ -227,7 +227,8 @@ class BrokerProbe:
         self._log_offset = self.log_path.stat().st_size
         return with_target(cell, self.target)
 
-    def observe(self) -> ProbeObservation:
+    def observe(self, event_lines: Sequence[str]) -> ProbeObservation:
+        del event_lines  # judged at the broker / sink alone
         at_broker = self.observe_broker()
         return ProbeObservation(
             probe=NAME,

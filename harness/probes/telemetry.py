@@ -156,7 +156,8 @@ class TelemetryProbe:
         self.cell = dataclasses.replace(cell, env=(*cell.env, ("LAB_TELEMETRY_SINK", url)))
         return self.cell
 
-    def observe(self) -> ProbeObservation:
+    def observe(self, event_lines: Sequence[str]) -> ProbeObservation:
+        del event_lines  # judged at the broker / sink alone
         assert self._sink is not None
         # The extension ships within the shutdown window, before the sandbox exits;
         # a POST still in progress gets a moment to land.
