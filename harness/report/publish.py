@@ -21,7 +21,7 @@ from harness.paths import LATEST_RESULTS_DIR, RESULTS_DIR
 
 # What a run leaves that is published; anything else in latest/ stays there.
 PUBLISHED_FILES = ("REPORT.md", "results.json", "report.html", "bench.json", "BENCH.md")
-PUBLISHED_DIRS = ("cells", "experiments", "strategies", "check", "bisect")
+PUBLISHED_DIRS = ("cells", "experiments", "strategies", "libraries", "check", "bisect")
 
 
 class NothingToPublish(LabError):

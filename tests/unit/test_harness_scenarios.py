@@ -237,3 +237,29 @@ def test_an_event_must_be_a_json_object(tmp_path: Path, function_dir: Path) -> N
     text = f'event = "{tmp_path / "event.json"}"\n' + good(function_dir)
     with pytest.raises(ScenarioError, match="'event': expected a JSON object"):
         load_scenario(write(tmp_path, text))
+
+
+def test_the_telemetry_libraries() -> None:
+    cells = load_cells(PROJECT_ROOT / "scenarios" / "libraries", probes.check_settings)
+    assert {c.scenario for c in cells} == {
+        "opentelemetry-sdk",
+        "opentelemetry-lambda",
+        "sentry-sdk",
+        "sentry-lambda",
+    }
+    assert {c.trigger for c in cells} == {"stop", "idle", "timeout"}
+    assert {c.strategy for c in cells} == {"none", "signal", "wakeup-fd", "layer"}
+    assert len({c.id for c in cells}) == len(cells)  # one folder, one run: ids are unique
+    by = {(c.scenario, c.target, c.strategy, c.trigger): c for c in cells}
+    image = "custom image 3.12 (lambda)"
+    # A plain handler flushes only where it runs: at a timeout, or through the layer's watcher.
+    assert not by["sentry-sdk", "python3.11", "signal", "stop"].expectation.cleanup
+    assert by["sentry-sdk", "python3.11", "signal", "timeout"].expectation.cleanup
+    assert by["sentry-sdk", "python3.11", "layer", "idle"].expectation.cleanup
+    assert not by["opentelemetry-sdk", image, "layer", "stop"].expectation.cleanup
+    assert by["opentelemetry-sdk", image, "wakeup-fd", "idle"].expectation.cleanup
+    assert not by["opentelemetry-lambda", image, "none", "timeout"].expectation.cleanup
+    for cell in cells:
+        settings = dict(cell.probe_settings("collector") or {})
+        assert settings["library"] in ("opentelemetry", "sentry") and settings["exports_source"]
+        assert all("==" in p for p in cell.packages), cell.packages

@@ -1,0 +1,1 @@
+../../function/graceful_shutdown.py
