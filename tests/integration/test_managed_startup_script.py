@@ -97,24 +97,37 @@ def test_a_callers_handler_wins_over_the_argument(recorder):
 STUB_AWSLAMBDARIC = """import json, os, sys
 def main(args):
     json.dump({"args": args, "sys_path": sys.path[:4], "pth": os.environ.get("STUB_PTH"),
-               "pid": os.getpid()}, sys.stdout)
+               "pid": os.getpid(), "client": "{client}"}, sys.stdout)
 """
 
 
+def with_stub_awslambdaric(site: Path, client: str) -> None:
+    (site / "awslambdaric").mkdir(parents=True)
+    (site / "awslambdaric" / "__init__.py").write_text("")
+    (site / "awslambdaric" / "__main__.py").write_text(
+        STUB_AWSLAMBDARIC.replace("{client}", client)
+    )
+
+
 def test_without_a_wrapper_bootstrap_py_sets_the_path_and_hands_over(tmp_path):
-    # A stub awslambdaric in the task root stands in for the real one (which the
-    # sandbox tests use): the task root comes first, so bootstrap.py imports it.
+    # The runtime's own awslambdaric is a stub in a venv's site-packages; bootstrap.py
+    # imports it first, as the real one does, so a copy in the task root (which
+    # comes first on sys.path afterwards) is not the one that runs.
+    runtime = tmp_path / "runtime"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(runtime)], check=True)
+    python = runtime / "bin" / "python"
+    site_packages = runtime / "lib" / f"python{VERSION}" / "site-packages"
+    with_stub_awslambdaric(site_packages, "the runtime's")
     task = tmp_path / "task"
-    (task / "awslambdaric").mkdir(parents=True)
-    (task / "awslambdaric" / "__init__.py").write_text("")
-    (task / "awslambdaric" / "__main__.py").write_text(STUB_AWSLAMBDARIC)
+    with_stub_awslambdaric(task, "the task root's")
     (task / "stub.pth").write_text("import os; os.environ['STUB_PTH'] = 'ran'\n")
     opt = tmp_path / "opt"
     result = start(
-        ["--python", sys.executable, "--opt-dir", str(opt), "app.handler"],
+        ["--python", str(python), "--opt-dir", str(opt), "app.handler"],
         {"LAMBDA_TASK_ROOT": str(task)},
     )
     seen = recorded(result)
+    assert seen["client"] == "the runtime's"
     assert seen["args"] == [BOOTSTRAP_PY, "app.handler"]
     assert seen["sys_path"] == [
         str(task),
