@@ -3,7 +3,7 @@
     python -m bench                        # the full run (a few minutes)
     python -m bench --quick                # a short run, for CI (figures not asserted)
     python -m bench --matrix-workers 1,2,4,8   # also the whole matrix by workers (long)
-    python -m bench --only invoke,cold     # some of: invoke, shutdown, cell, cold
+    python -m bench --only invoke,cold     # some of: invoke, profile, shutdown, cell, cold
 
 Every figure is a ratio of two paths measured side by side in this run, on
 this machine; bench.json records the machine. When results/latest/results.json
@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from bench import cell_cost, cold_start, invoke_overhead, shutdown_fidelity
+from bench import cell_cost, cold_start, invoke_overhead, invoke_profile, shutdown_fidelity
 from bench.common import machine
 from harness.paths import LATEST_RESULTS_DIR
 from harness.provision.interpreters import find_interpreter
 from harness.report.bench import BENCH_VERSION, render_bench_markdown, render_bench_text
 from harness.report.writer import rewrite_report
 
-BENCHMARKS = ("invoke", "shutdown", "cell", "cold")
+BENCHMARKS = ("invoke", "profile", "shutdown", "cell", "cold")
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,11 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     def invoke() -> None:
         data["invoke_overhead"] = invoke_overhead.run(args.python, sizes.invokes, sizes.rounds)
 
+    def profile() -> None:
+        data["invoke_profile"] = invoke_profile.run(
+            args.python, invoke_profile.SANDBOX_PYTHON, sizes.invokes // 2
+        )
+
     def shutdown() -> None:
         data["shutdown_fidelity"] = shutdown_fidelity.run(args.python, sizes.shutdowns)
 
@@ -155,6 +160,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         data["skipped"].update(skipped)
 
     step("invoke", f"invoke overhead ({sizes.invokes} invokes per path)", invoke)
+    step("profile", f"where an invoke's time goes ({sizes.invokes // 2} invokes)", profile)
     step("shutdown", f"shutdown fidelity ({sizes.shutdowns} per rule)", shutdown)
     step(
         "cell",

@@ -115,6 +115,38 @@ def _invoke_table(b: Mapping[str, Any]) -> Table:
     )
 
 
+def _profile_table(b: Mapping[str, Any]) -> Table:
+    """Where a warm invoke's time goes (bench.invoke_profile)."""
+    latency = b.get("latency") or {}
+    parts = sorted((b.get("parts") or {}).items(), key=lambda item: -item[1]["share_of_cpu"])
+    rows = [
+        ["the runtime process (awslambdaric and the handler)", "—",
+         _num(b.get("runtime_cpu_ms_per_invoke"), 3)],
+        ["the sandbox, all of it", "100%", _num(b.get("sandbox_cpu_ms_per_invoke"), 3)],
+    ] + [
+        [f"  {part}", f"{row['share_of_cpu']:.0%}", _num(row["ms_per_invoke"], 3)]
+        for part, row in parts
+    ]  # fmt: skip
+    named = sum(row["share_of_cpu"] for _, row in parts)
+    rows.append(
+        ["  the rest (servers' loops, threads, sockets)", f"{max(0.0, 1 - named):.0%}", "—"]
+    )
+    return Table(
+        f"Where a warm invoke's time goes (CPU ms per invoke; {b.get('invokes', '?')} invokes, "
+        f"{b.get('runtime', '?')})",
+        ["who", "share of the sandbox's CPU", "CPU ms per invoke"],
+        rows,
+        [
+            f"Warm invoke p50 {_num(latency.get('p50'), 3)} ms, p99 {_num(latency.get('p99'), 3)} "
+            f"ms; the invocation as the sandbox records it (event delivered to the runtime -> "
+            f"answer read) p50 {_num(b.get('duration_ms_p50'), 3)} ms. CPU from /proc/<pid>/stat "
+            "around the invokes; the parts from a second, profiled run (one cProfile per thread "
+            f"on the thread's CPU clock, the sandbox on CPython {b.get('sandbox_python', '?')}), "
+            "as shares of that run's sandbox CPU."
+        ],
+    )
+
+
 def _order_table(b: Mapping[str, Any]) -> Optional[Table]:
     """The external rule's shutdown timeline, when the benchmark measured it."""
     for f in (b.get("rules") or {}).values():
@@ -282,6 +314,8 @@ def bench_tables(data: Mapping[str, Any]) -> List[Table]:
     tables: List[Table] = []
     if data.get("invoke_overhead"):
         tables.append(_invoke_table(data["invoke_overhead"]))
+    if data.get("invoke_profile"):
+        tables.append(_profile_table(data["invoke_profile"]))
     if data.get("shutdown_fidelity"):
         tables.append(_fidelity_table(data["shutdown_fidelity"]))
         order = _order_table(data["shutdown_fidelity"])

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+from support.skips import unavailable
 
 from bench.__main__ import parse_args
 from bench.cell_cost import floor_parts_ms, phases_ms, representative_cells
@@ -130,3 +131,21 @@ def test_floor_relays_an_invoke_through_its_runtime_process(tmp_path: Path) -> N
     assert answer["echo"] == {"n": 1} and answer["request_id"] == "1"
     assert echo == b'{"n": 2}'
     assert all(p.poll() is not None for p in procs)  # both killed on exit
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_the_profile_says_where_a_warm_invokes_time_goes() -> None:
+    from bench import invoke_profile
+
+    try:
+        figures = invoke_profile.run("3.12", invoke_profile.SANDBOX_PYTHON, invokes=200)
+    except LookupError as missing:
+        unavailable(str(missing), interpreter=True)
+    parts = figures["parts"]
+    shares = [row["share_of_cpu"] for row in parts.values()]
+    # Every named part did some work, and together they are most, not more than all, of it.
+    assert all(share > 0 for share in shares), parts
+    assert 0.3 < sum(shares) <= 1.0
+    assert figures["sandbox_cpu_ms_per_invoke"] > 0 and figures["runtime_cpu_ms_per_invoke"] > 0
+    assert figures["latency"]["n"] == 200 and figures["duration_ms_p50"] > 0

@@ -1,0 +1,221 @@
+"""Where a warm invoke's time goes: the runtime's CPU, the sandbox's CPU, and the
+sandbox's work by part (reading requests, writing answers, event-log writes,
+console lines, /proc reads, freeze and thaw, the lifecycle machine).
+
+Two runs of the same sandbox, runtime (awslambdaric on CPython ``--python``)
+and fixture function, each ``--invokes`` warm invokes over one keep-alive
+connection:
+
+1. unprofiled: the latency, the CPU time per invoke of the sandbox and of the
+   runtime process (user + system, ``/proc/<pid>/stat`` around the invokes),
+   and the invocation's duration as the sandbox records it (``invoke.end``:
+   from the event's delivery to the runtime's answer);
+2. profiled (``bench.profiled_sandbox``: one cProfile per thread on the
+   thread's CPU clock, so the sandbox runs on CPython ``--sandbox-python``,
+   3.11 or older): each part's CPU time. Profiling slows every call, so each
+   part is reported as its share of the profiled sandbox's CPU, and that
+   share of the unprofiled CPU per invoke. Parts that lock take their locks
+   inside these functions: locking is in them, not a part of its own.
+
+    python -m bench.invoke_profile [--invokes 1000] [--python 3.12] [--sandbox-python 3.11]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from bench.common import latency_stats
+from bench.invoke_overhead import INVOKE_PATH, Exchange
+from harness.model.pins import load_pins
+from harness.paths import PROJECT_ROOT
+from harness.provision.interpreters import find_interpreter, where_searched
+from harness.provision.venvs import ensure_venv, venv_python
+from harness.sandbox.running import RunningSandbox
+
+PROFILER = PROJECT_ROOT / "bench" / "profiled_sandbox.py"
+WARMUP = 50
+# The sandbox under the profiler: per-thread profiles need CPython 3.11 or older.
+SANDBOX_PYTHON = "3.11"
+
+# part -> the functions whose cumulative time is that part: (file suffix, name).
+# Cumulative times of functions that do not call one another add up.
+PARTS: Tuple[Tuple[str, Tuple[Tuple[str, str], ...]], ...] = (
+    (
+        "reading requests (request line, headers, body)",
+        (
+            ("lambda_sandbox/http_common.py", "parse_request"),
+            ("lambda_sandbox/http_common.py", "read_body"),
+        ),
+    ),
+    ("writing answers (status, headers, body)", (("lambda_sandbox/http_common.py", "send"),)),
+    ("event-log writes", (("lambda_sandbox/eventlog.py", "write"),)),
+    ("console lines (START, END, REPORT)", (("lambda_sandbox/environment.py", "_say"),)),
+    (
+        "/proc reads (max memory, thread states at thaw)",
+        (
+            ("lambda_sandbox/procfs.py", "read_max_memory_used_mb"),
+            ("lambda_sandbox/procfs.py", "read_thread_states"),
+        ),
+    ),
+    ("freeze and thaw signals", (("lambda_sandbox/environment.py", "_signal_all"),)),
+    ("the lifecycle machine", (("lambda_sandbox/lifecycle.py", "handle"),)),
+)
+StatsTable = Mapping[Tuple[str, int, str], Tuple[Any, ...]]
+
+
+def part_seconds(stats: StatsTable) -> Dict[str, float]:
+    """Each part's cumulative seconds in a profile (pstats' ``stats`` table). Pure."""
+    out: Dict[str, float] = {}
+    for part, functions in PARTS:
+        out[part] = sum(
+            row[3]
+            for (path, _, name), row in stats.items()
+            if any(path.endswith(suffix) and name == fn for suffix, fn in functions)
+        )
+    return out
+
+
+def scaled_parts(
+    parts_s: Mapping[str, float], profiled_cpu_s: float, cpu_ms_per_invoke: float, invokes: int
+) -> Dict[str, Dict[str, float]]:
+    """Each part as its share of the profiled sandbox CPU, and that share of the
+    unprofiled CPU per invoke (ms). Pure."""
+    out: Dict[str, Dict[str, float]] = {}
+    for part, seconds in parts_s.items():
+        share = seconds / profiled_cpu_s if profiled_cpu_s > 0 else 0.0
+        out[part] = {
+            "profiled_ms_per_invoke": round(seconds * 1000 / invokes, 4),
+            "share_of_cpu": round(share, 3),
+            "ms_per_invoke": round(share * cpu_ms_per_invoke, 4),
+        }
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user + system time so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _drive(sb: RunningSandbox, invokes: int) -> Tuple[List[float], float, float]:
+    """Warm invokes over one connection: latencies (ms), and the CPU seconds of the
+    sandbox and of the runtime process over them."""
+    exchange = Exchange(sb.invoke_api)
+    try:
+        for _ in range(WARMUP):
+            exchange.post(INVOKE_PATH)
+        assert sb.proc is not None
+        runtime = next(e["pid"] for e in sb.of_kind("process.start") if e["role"] == "runtime")
+        before = cpu_seconds(sb.proc.pid), cpu_seconds(runtime)
+        samples = []
+        for _ in range(invokes):
+            started = time.perf_counter()
+            exchange.post(INVOKE_PATH)
+            samples.append((time.perf_counter() - started) * 1000.0)
+        return (
+            samples,
+            cpu_seconds(sb.proc.pid) - before[0],
+            cpu_seconds(runtime) - before[1],
+        )
+    finally:
+        exchange.close()
+
+
+def measure(
+    sandbox_python: Path, runtime_python: Path, invokes: int, workdir: Path
+) -> Dict[str, Any]:
+    runtime_cmd = [str(runtime_python), "-m", "awslambdaric", "app.handler"]
+    plain_dir, profiled_dir = workdir / "plain", workdir / "profiled"
+    plain_dir.mkdir()
+    profiled_dir.mkdir()
+    with RunningSandbox(sandbox_python, runtime_cmd, plain_dir) as sb:
+        samples, cpu_s, runtime_cpu_s = _drive(sb, invokes)
+        sb.stop()
+        durations = [float(e["duration_ms"]) for e in sb.of_kind("invoke.end")][WARMUP:]
+    out = workdir / "sandbox.prof"
+    profiled = RunningSandbox(sandbox_python, runtime_cmd, profiled_dir)
+    # The same sandbox, started through the profiler instead of `-m lambda_sandbox`.
+    profiled.argv = [str(sandbox_python), str(PROFILER), str(out), *profiled.argv[3:]]
+    with profiled:
+        profiled_samples, profiled_cpu_s, _ = _drive(profiled, invokes)
+        profiled.stop()
+    stats: StatsTable = pstats.Stats(str(out)).stats  # type: ignore[attr-defined]
+    cpu_ms = cpu_s * 1000 / invokes
+    return {
+        "invokes": invokes,
+        "latency": latency_stats(samples),
+        "duration_ms_p50": round(statistics.median(durations), 4) if durations else None,
+        "sandbox_cpu_ms_per_invoke": round(cpu_ms, 4),
+        "runtime_cpu_ms_per_invoke": round(runtime_cpu_s * 1000 / invokes, 4),
+        "profiled_latency": latency_stats(profiled_samples),
+        "profiled_cpu_ms_per_invoke": round(profiled_cpu_s * 1000 / invokes, 4),
+        "parts": scaled_parts(part_seconds(stats), profiled_cpu_s, cpu_ms, invokes),
+    }
+
+
+def run(python_version: str, sandbox_version: str, invokes: int) -> Dict[str, Any]:
+    runtime = find_interpreter(python_version)
+    sandbox = find_interpreter(sandbox_version)
+    for version, found in ((python_version, runtime), (sandbox_version, sandbox)):
+        if found is None:
+            raise LookupError(where_searched(version))
+    assert runtime is not None and sandbox is not None
+    if tuple(int(p) for p in sandbox_version.split(".")) >= (3, 12):
+        raise LookupError(
+            f"--sandbox-python {sandbox_version}: per-thread profiles need CPython 3.11 or older"
+        )
+    pin = load_pins().awslambdaric_for(python_version)
+    runtime_python = venv_python(ensure_venv(runtime, [f"awslambdaric=={pin}"]))
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+        figures = measure(sandbox.path, runtime_python, invokes, Path(tmp))
+    figures.update(
+        runtime=f"awslambdaric {pin} on CPython {runtime.full_version}",
+        sandbox_python=sandbox.full_version,
+    )
+    return figures
+
+
+def table(figures: Mapping[str, Any]) -> List[str]:
+    """A plain-text summary. Pure."""
+    lines = [
+        f"warm invoke p50 {figures['latency']['p50']:.3f} ms, p99 {figures['latency']['p99']:.3f} "
+        f"ms; invocation duration (event delivered -> answer read) p50 "
+        f"{figures['duration_ms_p50']} ms",
+        f"CPU per invoke: runtime {figures['runtime_cpu_ms_per_invoke']:.3f} ms, sandbox "
+        f"{figures['sandbox_cpu_ms_per_invoke']:.3f} ms, of which:",
+    ]
+    for part, row in sorted(figures["parts"].items(), key=lambda item: -item[1]["share_of_cpu"]):
+        lines.append(f"  {row['ms_per_invoke']:.3f} ms  {row['share_of_cpu']:>6.1%}  {part}")
+    return lines
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--invokes", type=int, default=1000)
+    parser.add_argument("--python", default="3.12", choices=load_pins().pythons)
+    parser.add_argument("--sandbox-python", default=SANDBOX_PYTHON)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    if not 1 <= args.invokes <= 100_000:
+        parser.error("--invokes: 1 to 100000")
+    try:
+        figures = run(args.python, args.sandbox_python, args.invokes)
+    except LookupError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(figures, indent=2) if args.json else "\n".join(table(figures)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
