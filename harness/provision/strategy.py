@@ -23,6 +23,7 @@ from harness.model.strategies import FIX_PACKAGE, STRATEGIES
 from harness.paths import cache_dir
 from harness.provision.built_once import build_once
 from harness.provision.fix import ensure_fix
+from harness.provision.venvs import PIP_INSTALL, constraint_arguments
 
 
 class StrategyProvisionError(LabError, RuntimeError):
@@ -70,10 +71,10 @@ def user_site(
         if wanted:
             _pip_target(python, site, ["--no-deps", *wanted])
         if resolved:
-            held = staging / "constraints.txt"
-            held.write_text("\n".join(constraints) + "\n", encoding="utf-8")
-            _pip_target(python, site, ["--constraint", str(held), *resolved])
-            held.unlink()
+            pinned = constraint_arguments(staging, constraints)
+            _pip_target(python, site, [*pinned, *resolved])
+            if pinned:
+                Path(pinned[1]).unlink()
         for path in [staging, *staging.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)  # readable by the container's user
         return "\n".join([*wanted, *resolved]) + "\n"
@@ -86,12 +87,7 @@ def _pip_target(python: str, site: Path, arguments: Sequence[str]) -> None:
     done = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-input",
+            *PIP_INSTALL,
             "--only-binary=:all:",
             "--python-version",
             python,

@@ -25,6 +25,20 @@ class VenvBuildError(LabError, RuntimeError):
     """A venv could not be made; the message has pip's reason."""
 
 
+# `python` + these: pip installing quietly, asking nothing, checking no newer pip.
+PIP_INSTALL = ("-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input")
+
+
+def constraint_arguments(folder: Path, constraints: Sequence[str]) -> List[str]:
+    """pip's ``--constraint FILE`` for ``constraints`` (``name==version``), the file
+    written into ``folder``; nothing when there are none."""
+    if not constraints:
+        return []
+    held = folder / "lab-constraints.txt"
+    held.write_text("\n".join(constraints) + "\n", encoding="utf-8")
+    return ["--constraint", str(held)]
+
+
 def venv_name(
     interpreter: Interpreter, requirements: Sequence[str], constraints: Sequence[str] = ()
 ) -> str:
@@ -64,21 +78,11 @@ def ensure_venv(
         # `python -m ...` instead. venv creates the (empty) staging folder's contents.
         _run([str(interpreter.path), "-m", "venv", str(staging)], "create the venv")
         if requirements:
-            pinned: List[str] = []
-            if constraints:
-                held = staging / "lab-constraints.txt"
-                held.write_text("\n".join(constraints) + "\n", encoding="utf-8")
-                pinned = ["--constraint", str(held)]
             _run(
                 [
                     str(venv_python(staging)),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-input",
-                    *pinned,
+                    *PIP_INSTALL,
+                    *constraint_arguments(staging, constraints),
                     *requirements,
                 ],
                 "install " + " ".join(requirements),
