@@ -1,10 +1,14 @@
-"""Invocations per second and latency against MAX_CONCURRENCY.
+"""Invocations per second and latency against MAX_CONCURRENCY, side by side with the peers.
 
 For each MAX_CONCURRENCY in the list, starts the sandbox (awslambdaric on the
 given Python, the fixture function), warms every environment, then drives a
 fixed number of RequestResponse invocations from a fixed number of keep-alive
-clients and reports throughput and p50/p99 latency. A benchmark, not a test:
-the figures depend on the machine; nothing is asserted.
+clients and reports throughput and p50/p99 latency. Then the same against the
+peers, when found (``bench.peers``): the Lambda Runtime API Daemon with the
+same ``MAX_CONCURRENCY`` (its own variable: it starts up to that many runtime
+instances), and AWS's emulator, which runs one runtime and so serves one
+invocation at a time whatever the level (the other clients wait). A
+benchmark, not a test: the figures depend on the machine; nothing is asserted.
 
     python -m bench.invoke_throughput [--python 3.12] [--invocations 1000] [--clients 16]
                                       [--concurrency 1,2,4] [--json PATH]
@@ -21,9 +25,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping, Sequence
 
+from bench.peers import DAEMON, PEERS, RunningPeer, find_peer
 from harness.model.pins import load_pins
+from harness.paths import TEST_FIXTURES
 from harness.provision.interpreters import find_interpreter, where_searched
 from harness.provision.venvs import ensure_venv, venv_python
 from harness.sandbox.running import RunningSandbox
@@ -55,31 +61,66 @@ def percentile(values: List[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(python: Path, concurrency: int, invocations: int, clients: int) -> Dict[str, Any]:
-    env = {"MAX_CONCURRENCY": str(concurrency), "LAMBDA_SANDBOX_QUEUE_LIMIT": str(clients)}
-    with tempfile.TemporaryDirectory(prefix="throughput-") as tmp, RunningSandbox(
-        python, [str(python), "-m", "awslambdaric", "app.handler"], Path(tmp), env=env
-    ) as sandbox:
-        per_client = invocations // clients
-        with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-            # Warm-up: every environment initialised before timing starts.
-            list(pool.map(lambda _: drive(sandbox.invoke_api, 5), range(clients)))
-            began = time.perf_counter()
-            results = list(
-                pool.map(lambda _: drive(sandbox.invoke_api, per_client), range(clients))
-            )
-            elapsed = time.perf_counter() - began
-        sandbox.stop()
+def drive_all(address: str, invocations: int, clients: int) -> Dict[str, Any]:
+    """Warm every environment, then ``invocations`` from ``clients`` keep-alive clients."""
+    per_client = invocations // clients
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        # Warm-up: every environment initialised before timing starts.
+        list(pool.map(lambda _: drive(address, 5), range(clients)))
+        began = time.perf_counter()
+        results = list(pool.map(lambda _: drive(address, per_client), range(clients)))
+        elapsed = time.perf_counter() - began
     latencies = [ms for chunk in results for ms in chunk]
     return {
-        "max_concurrency": concurrency,
         "invocations": len(latencies),
-        "clients": clients,
         "seconds": round(elapsed, 3),
         "per_second": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies), 2),
         "p99_ms": round(percentile(latencies, 0.99), 2),
     }
+
+
+def measure(
+    python: Path,
+    concurrency: int,
+    invocations: int,
+    clients: int,
+    peer_names: Sequence[str] = PEERS,
+) -> Dict[str, Any]:
+    runtime_cmd = [str(python), "-m", "awslambdaric", "app.handler"]
+    env = {"MAX_CONCURRENCY": str(concurrency), "LAMBDA_SANDBOX_QUEUE_LIMIT": str(clients)}
+    servers: Dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="throughput-") as tmp:
+        with RunningSandbox(python, runtime_cmd, Path(tmp), env=env) as sandbox:
+            servers["sandbox"] = drive_all(sandbox.invoke_api, invocations, clients)
+            sandbox.stop()
+        for name in peer_names:
+            binary = find_peer(name)
+            if binary is None:
+                servers[name] = "peer not found (LAB_PEERS_BIN, PATH)"
+                continue
+            peer_env = {"MAX_CONCURRENCY": str(concurrency)} if name == DAEMON else {}
+            with RunningPeer(
+                name, binary, runtime_cmd, TEST_FIXTURES / "fn", Path(tmp) / f"{name}.log",
+                extra_env=peer_env,
+            ) as peer:  # fmt: skip
+                servers[name] = drive_all(peer.address, invocations, clients)
+    return {"max_concurrency": concurrency, "clients": clients, "servers": servers}
+
+
+def rows_text(rows: Sequence[Mapping[str, Any]]) -> List[str]:
+    """The table printed: one line per level and server. Pure."""
+    lines = [f"{'MAX_CONCURRENCY':>16}  {'server':<28}{'per second':>12}{'p50 ms':>9}{'p99 ms':>9}"]
+    for row in rows:
+        for name, figures in row["servers"].items():
+            if isinstance(figures, str):
+                lines.append(f"{row['max_concurrency']:>16}  {name:<28}{figures}")
+                continue
+            lines.append(
+                f"{row['max_concurrency']:>16}  {name:<28}{figures['per_second']:>12}"
+                f"{figures['p50_ms']:>9}{figures['p99_ms']:>9}"
+            )
+    return lines
 
 
 def main(argv: List[str] | None = None) -> int:
@@ -105,12 +146,7 @@ def main(argv: List[str] | None = None) -> int:
     )
     rows = [measure(python, level, args.invocations, args.clients) for level in levels]
     print(f"invoke throughput: CPython {interpreter.full_version}, {args.clients} clients")
-    print(f"{'MAX_CONCURRENCY':>16}{'invocations':>13}{'per second':>12}{'p50 ms':>9}{'p99 ms':>9}")
-    for row in rows:
-        print(
-            f"{row['max_concurrency']:>16}{row['invocations']:>13}{row['per_second']:>12}"
-            f"{row['p50_ms']:>9}{row['p99_ms']:>9}"
-        )
+    print("\n".join(rows_text(rows)))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(

@@ -20,7 +20,7 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Dict, List, Mapping, Optional, Sequence, Type
@@ -93,6 +93,7 @@ class RunningPeer:
     runtime_cmd: Sequence[str]
     task_root: Path
     log: Path
+    extra_env: Mapping[str, str] = field(default_factory=dict)  # e.g. the daemon's MAX_CONCURRENCY
 
     def __post_init__(self) -> None:
         self.invoke_port = free_port()
@@ -110,7 +111,11 @@ class RunningPeer:
                 self.name, self.binary, self.runtime_cmd, self.invoke_port, self.runtime_port
             ),
             env=peer_env(
-                self.name, os.environ, self.task_root, self.invoke_port, self.runtime_port
+                self.name,
+                {**os.environ, **self.extra_env},
+                self.task_root,
+                self.invoke_port,
+                self.runtime_port,
             ),
             cwd=str(self.task_root),
             stdin=subprocess.DEVNULL,

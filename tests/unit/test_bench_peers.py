@@ -45,3 +45,14 @@ def test_the_daemon_takes_its_ports_from_the_environment() -> None:
     assert env["PORT"] == "8080" and env["RUNTIME_API_PORT"] == "9001"
     assert env["INVOKE_API_HOST"] == "127.0.0.1" and env["LAMBDA_TASK_ROOT"] == "/task"
     assert "PORT" not in peer_env(RIE, {}, Path("/task"), 8080, 9001)
+
+
+def test_the_throughput_table_names_every_server_and_a_peer_not_found() -> None:
+    from bench.invoke_throughput import rows_text
+
+    figures = {"per_second": 812.5, "p50_ms": 18.1, "p99_ms": 40.2}
+    lines = rows_text(
+        [{"max_concurrency": 4, "servers": {"sandbox": figures, "aws-lambda-rie": "peer not found"}}]
+    )
+    assert lines[1].split() == ["4", "sandbox", "812.5", "18.1", "40.2"]
+    assert lines[2].split()[:2] == ["4", "aws-lambda-rie"] and lines[2].endswith("peer not found")
