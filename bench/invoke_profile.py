@@ -40,6 +40,7 @@ from harness.paths import PROJECT_ROOT
 from harness.provision.interpreters import find_interpreter, where_searched
 from harness.provision.venvs import ensure_venv, venv_python
 from harness.sandbox.running import RunningSandbox
+from lambda_sandbox.eventlog import Kind
 
 PROFILER = PROJECT_ROOT / "bench" / "profiled_sandbox.py"
 WARMUP = 50
@@ -115,7 +116,7 @@ def _drive(sb: RunningSandbox, invokes: int) -> Tuple[List[float], float, float]
         for _ in range(WARMUP):
             exchange.post(INVOKE_PATH)
         assert sb.proc is not None
-        runtime = next(e["pid"] for e in sb.of_kind("process.start") if e["role"] == "runtime")
+        runtime = next(e["pid"] for e in sb.of_kind(Kind.PROCESS_START) if e["role"] == "runtime")
         before = cpu_seconds(sb.proc.pid), cpu_seconds(runtime)
         samples = []
         for _ in range(invokes):
@@ -141,7 +142,7 @@ def measure(
     with RunningSandbox(sandbox_python, runtime_cmd, plain_dir) as sb:
         samples, cpu_s, runtime_cpu_s = _drive(sb, invokes)
         sb.stop()
-        durations = [float(e["duration_ms"]) for e in sb.of_kind("invoke.end")][WARMUP:]
+        durations = [float(e["duration_ms"]) for e in sb.of_kind(Kind.INVOKE_END)][WARMUP:]
     out = workdir / "sandbox.prof"
     profiled = RunningSandbox(sandbox_python, runtime_cmd, profiled_dir)
     # The same sandbox, started through the profiler instead of `-m lambda_sandbox`.
