@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import http.client
 import json
 import logging
 import select
@@ -14,7 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
-from lambda_sandbox import http_framing
+from lambda_sandbox import http_framing, http_request
 from lambda_sandbox.connections import ConnectionTable, refuse
 from lambda_sandbox.header_values import safe_header_value
 from lambda_sandbox.http_reader import DeadlineReader
@@ -252,12 +253,57 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def parse_request(self) -> bool:
+        """http.server's parse_request, with the line and the fields parsed strictly
+        and without the email package (``http_request``); the Connection and
+        Expect fields are handled as http.server handles them."""
         self._mark(idle=False)
         self.body_consumed = False
-        parsed = super().parse_request()
-        if isinstance(self.rfile, DeadlineReader):
-            self.rfile.headers_done()
-        return parsed
+        self.command = None  # type: ignore[assignment]  # (http.server's own start)
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        raw: bytes = getattr(self, "raw_requestline", b"")  # read by handle_one_request
+        self.requestline = str(raw, "iso-8859-1").rstrip("\r\n")
+        try:
+            line = http_request.parse_request_line(raw, self.default_request_version)
+            if line is None:
+                return False
+            self.command, self.path = line.command, line.path
+            self.request_version = line.version
+            self.close_connection = not line.keep_alive
+            self.headers = self._read_fields()
+        except http_request.BadRequest as bad:
+            self.send_error(bad.status, bad.message)
+            return False
+        finally:
+            if isinstance(self.rfile, DeadlineReader):
+                self.rfile.headers_done()
+        connection = self.headers.get("Connection", "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive":
+            self.close_connection = False
+        expect = self.headers.get("Expect", "").lower()
+        if expect == "100-continue" and self.request_version >= "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
+
+    def _read_fields(self) -> http.client.HTTPMessage:
+        fields = http.client.HTTPMessage()
+        count = 0
+        while True:
+            try:
+                line = self.rfile.readline(http_request.MAX_LINE + 1)
+            except http.client.LineTooLong:  # over the header section's budget
+                raise http_request.BadRequest(431, "Line too long") from None
+            if len(line) > http_request.MAX_LINE:
+                raise http_request.BadRequest(431, "Line too long")
+            if http_request.is_section_end(line):
+                return fields
+            count += 1
+            if count > http_request.MAX_FIELDS:
+                raise http_request.BadRequest(431, "Too many headers")
+            name, value = http_request.parse_field(line)
+            fields[name] = value
 
     def client_gone(self) -> bool:
         """Whether the client has closed its side of the connection (for a handler

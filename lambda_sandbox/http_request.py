@@ -1,0 +1,96 @@
+"""A request's line and header fields, parsed strictly (RFC 9112). Pure.
+
+http.server parses the request line itself and hands the header section to
+the ``email`` package, which costs about a third of the sandbox's CPU per
+warm invoke (``python -m bench.invoke_profile``) and accepts what RFC 9112
+says a server must reject: whitespace between a field name and its colon
+(a name that then matches nothing, so ``Content-Length : 5`` frames no
+body), obsolete line folding, lines that are no field at all. This module
+does both parts with the same answers as http.server for the request line
+(400, 505), the same limits for the header section (65,536 bytes a line,
+100 fields: 431), and a 400 for every malformed field line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple, Optional, Tuple
+
+MAX_LINE = 65536  # http.client's limit for one header line
+MAX_FIELDS = 100  # http.client's limit for the number of header fields
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_FORBIDDEN_IN_VALUE = re.compile(rb"[\x00\r\n]")
+
+
+class BadRequest(Exception):
+    """The request cannot be served; ``status`` and ``message`` are the answer's."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class RequestLine(NamedTuple):
+    command: str
+    path: str
+    version: str  # "HTTP/1.1"; the default for a two-word (HTTP/0.9) line
+    keep_alive: bool  # HTTP/1.1 or later: the connection stays open by default
+
+
+def parse_request_line(raw: bytes, default_version: str = "HTTP/1.1") -> Optional[RequestLine]:
+    """The request line (with its line end), or None for a blank line (no request).
+
+    The checks and messages are http.server's: a version of two decimal
+    numbers under 11 digits each, at most 1.x, two or three words, and a
+    two-word line only for GET.
+    """
+    text = str(raw, "iso-8859-1").rstrip("\r\n")
+    words = text.split()
+    if not words:
+        return None
+    version = default_version
+    keep_alive = False
+    if len(words) >= 3:
+        version = words[-1]
+        numbers = version[len("HTTP/") :].split(".") if version.startswith("HTTP/") else []
+        if (
+            len(numbers) != 2
+            or not all(n.isdigit() for n in numbers)
+            or any(len(n) > 10 for n in numbers)
+        ):
+            raise BadRequest(400, f"Bad request version ({version!r})")
+        major, minor = int(numbers[0]), int(numbers[1])
+        if (major, minor) >= (2, 0):
+            raise BadRequest(505, f"Invalid HTTP version ({version[len('HTTP/') :]})")
+        keep_alive = (major, minor) >= (1, 1)
+    if not 2 <= len(words) <= 3:
+        raise BadRequest(400, f"Bad request syntax ({text!r})")
+    command, path = words[:2]
+    if len(words) == 2:
+        keep_alive = False
+        if command != "GET":
+            raise BadRequest(400, f"Bad HTTP/0.9 request type ({command!r})")
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")  # not an authority (gh-87389)
+    return RequestLine(command, path, version, keep_alive)
+
+
+def parse_field(line: bytes) -> Tuple[str, str]:
+    """One header field line (with its line end): (name, value without surrounding
+    whitespace). BadRequest (400) for obsolete folding, a name that is not a
+    token (whitespace before the colon included), or a value holding CR or NUL."""
+    if line[:1] in (b" ", b"\t"):
+        raise BadRequest(400, "Bad header line (obsolete line folding)")
+    name, colon, value = line.partition(b":")
+    if not colon or not _TOKEN.match(name):
+        raise BadRequest(400, "Bad header line (not a field name and a colon)")
+    value = value.rstrip(b"\r\n").strip(b" \t")
+    if _FORBIDDEN_IN_VALUE.search(value):
+        raise BadRequest(400, "Bad header line (CR or NUL in a value)")
+    return name.decode("ascii"), value.decode("iso-8859-1")
+
+
+def is_section_end(line: bytes) -> bool:
+    """The empty line that ends the header section, or the end of the stream."""
+    return line in (b"\r\n", b"\n", b"")
