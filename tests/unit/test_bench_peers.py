@@ -52,7 +52,12 @@ def test_the_throughput_table_names_every_server_and_a_peer_not_found() -> None:
 
     figures = {"per_second": 812.5, "p50_ms": 18.1, "p99_ms": 40.2}
     lines = rows_text(
-        [{"max_concurrency": 4, "servers": {"sandbox": figures, "aws-lambda-rie": "peer not found"}}]
+        [
+            {
+                "max_concurrency": 4,
+                "servers": {"sandbox": figures, "aws-lambda-rie": "peer not found"},
+            }
+        ]
     )
     assert lines[1].split() == ["4", "sandbox", "812.5", "18.1", "40.2"]
     assert lines[2].split()[:2] == ["4", "aws-lambda-rie"] and lines[2].endswith("peer not found")
