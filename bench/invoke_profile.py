@@ -12,9 +12,11 @@ connection:
    from the event's delivery to the runtime's answer);
 2. profiled (``bench.profiled_sandbox``: one cProfile per thread on the
    thread's CPU clock, so the sandbox runs on CPython ``--sandbox-python``,
-   3.11 or older): each part's CPU time. Profiling slows every call, so each
-   part is reported as its share of the profiled sandbox's CPU, and that
-   share of the unprofiled CPU per invoke. Parts that lock take their locks
+   3.11 or older; snapshots just before and after the invokes, so start-up,
+   warm-up and shutdown are left out): each part's CPU time. Profiling slows
+   every call, so each part is reported as its share of all the CPU the
+   profiler saw in that window, and that share of the unprofiled CPU per
+   invoke. Parts that lock take their locks
    inside these functions: locking is in them, not a part of its own.
 
     python -m bench.invoke_profile [--invokes 1000] [--python 3.12] [--sandbox-python 3.11]
@@ -44,6 +46,7 @@ from lambda_sandbox.eventlog import Kind
 
 PROFILER = PROJECT_ROOT / "bench" / "profiled_sandbox.py"
 WARMUP = 50
+SNAPSHOT_WAIT_S = 10.0
 # The sandbox under the profiler: per-thread profiles need CPython 3.11 or older.
 SANDBOX_PYTHON = "3.11"
 
@@ -85,14 +88,35 @@ def part_seconds(stats: StatsTable) -> Dict[str, float]:
     return out
 
 
+def window(start: StatsTable, end: StatsTable) -> StatsTable:
+    """What happened between two snapshots of one profile: per function, the counts
+    and times of ``end`` less those of ``start``. Pure."""
+    out: Dict[Tuple[str, int, str], Tuple[Any, ...]] = {}
+    for func, row in end.items():
+        before = start.get(func, (0, 0, 0.0, 0.0))
+        out[func] = (
+            row[0] - before[0],
+            row[1] - before[1],
+            row[2] - before[2],
+            row[3] - before[3],
+            {},
+        )
+    return out
+
+
+def total_seconds(stats: StatsTable) -> float:
+    """All the CPU a profile saw: the sum of every function's own time. Pure."""
+    return float(sum(row[2] for row in stats.values()))
+
+
 def scaled_parts(
-    parts_s: Mapping[str, float], profiled_cpu_s: float, cpu_ms_per_invoke: float, invokes: int
+    parts_s: Mapping[str, float], profiled_s: float, cpu_ms_per_invoke: float, invokes: int
 ) -> Dict[str, Dict[str, float]]:
-    """Each part as its share of the profiled sandbox CPU, and that share of the
-    unprofiled CPU per invoke (ms). Pure."""
+    """Each part as its share of all the CPU the profiler saw (``profiled_s``), and
+    that share of the unprofiled CPU per invoke (ms). Pure."""
     out: Dict[str, Dict[str, float]] = {}
     for part, seconds in parts_s.items():
-        share = seconds / profiled_cpu_s if profiled_cpu_s > 0 else 0.0
+        share = seconds / profiled_s if profiled_s > 0 else 0.0
         out[part] = {
             "profiled_ms_per_invoke": round(seconds * 1000 / invokes, 4),
             "share_of_cpu": round(share, 3),
@@ -108,26 +132,42 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _drive(sb: RunningSandbox, invokes: int) -> Tuple[List[float], float, float]:
+def _snapshot(profile: Path, which: str) -> None:
+    """Ask the profiled sandbox for a snapshot of its profile; wait for the file."""
+    path = Path(f"{profile}.{which}")
+    with open(f"{profile}.ctl", "w") as control:
+        control.write(which + "\n")
+    deadline = time.monotonic() + SNAPSHOT_WAIT_S
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the profiled sandbox wrote no {path.name}")
+        time.sleep(0.01)  # polling for the file; bounded by the deadline
+
+
+def _drive(
+    sb: RunningSandbox, invokes: int, profile: Optional[Path] = None
+) -> Tuple[List[float], float, float]:
     """Warm invokes over one connection: latencies (ms), and the CPU seconds of the
-    sandbox and of the runtime process over them."""
+    sandbox and of the runtime process over them. With ``profile``, the profiled
+    sandbox snapshots its profile just before and just after them."""
     exchange = Exchange(sb.invoke_api)
     try:
         for _ in range(WARMUP):
             exchange.post(INVOKE_PATH)
         assert sb.proc is not None
         runtime = next(e["pid"] for e in sb.of_kind(Kind.PROCESS_START) if e["role"] == "runtime")
+        if profile is not None:
+            _snapshot(profile, "start")
         before = cpu_seconds(sb.proc.pid), cpu_seconds(runtime)
         samples = []
         for _ in range(invokes):
             started = time.perf_counter()
             exchange.post(INVOKE_PATH)
             samples.append((time.perf_counter() - started) * 1000.0)
-        return (
-            samples,
-            cpu_seconds(sb.proc.pid) - before[0],
-            cpu_seconds(runtime) - before[1],
-        )
+        after = cpu_seconds(sb.proc.pid), cpu_seconds(runtime)
+        if profile is not None:
+            _snapshot(profile, "end")
+        return samples, after[0] - before[0], after[1] - before[1]
     finally:
         exchange.close()
 
@@ -148,9 +188,9 @@ def measure(
     # The same sandbox, started through the profiler instead of `-m lambda_sandbox`.
     profiled.argv = [str(sandbox_python), str(PROFILER), str(out), *profiled.argv[3:]]
     with profiled:
-        profiled_samples, profiled_cpu_s, _ = _drive(profiled, invokes)
+        profiled_samples, profiled_cpu_s, _ = _drive(profiled, invokes, profile=out)
         profiled.stop()
-    stats: StatsTable = pstats.Stats(str(out)).stats  # type: ignore[attr-defined]
+    stats = window(_load(Path(f"{out}.start")), _load(Path(f"{out}.end")))
     cpu_ms = cpu_s * 1000 / invokes
     return {
         "invokes": invokes,
@@ -160,8 +200,13 @@ def measure(
         "runtime_cpu_ms_per_invoke": round(runtime_cpu_s * 1000 / invokes, 4),
         "profiled_latency": latency_stats(profiled_samples),
         "profiled_cpu_ms_per_invoke": round(profiled_cpu_s * 1000 / invokes, 4),
-        "parts": scaled_parts(part_seconds(stats), profiled_cpu_s, cpu_ms, invokes),
+        "parts": scaled_parts(part_seconds(stats), total_seconds(stats), cpu_ms, invokes),
     }
+
+
+def _load(path: Path) -> StatsTable:
+    table: StatsTable = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    return table
 
 
 def run(python_version: str, sandbox_version: str, invokes: int) -> Dict[str, Any]:

@@ -142,7 +142,8 @@ def _profile_table(b: Mapping[str, Any]) -> Table:
             f"answer read) p50 {_num(b.get('duration_ms_p50'), 3)} ms. CPU from /proc/<pid>/stat "
             "around the invokes; the parts from a second, profiled run (one cProfile per thread "
             f"on the thread's CPU clock, the sandbox on CPython {b.get('sandbox_python', '?')}), "
-            "as shares of that run's sandbox CPU."
+            "as shares of all the CPU its profiler saw during the invokes (start-up and "
+            "warm-up left out), applied to the unprofiled CPU."
         ],
     )
 

@@ -3,7 +3,7 @@ functions that make them, and reported as shares of the sandbox's CPU."""
 
 from __future__ import annotations
 
-from bench.invoke_profile import part_seconds, scaled_parts, table
+from bench.invoke_profile import part_seconds, scaled_parts, table, total_seconds, window
 from harness.report.bench import bench_tables
 
 SANDBOX = "/src/lambda_sandbox"
@@ -29,10 +29,19 @@ def test_each_part_sums_the_cumulative_time_of_its_functions() -> None:
     assert parts["/proc reads (max memory, thread states at thaw)"] == 0.0
 
 
+def test_the_window_is_the_difference_of_two_snapshots_and_all_its_cpu_the_own_times() -> None:
+    key = (f"{SANDBOX}/eventlog.py", 304, "write")
+    other = (f"{SANDBOX}/pool.py", 1, "invoke")
+    start = {key: (10, 10, 0.1, 0.3, {})}
+    end = {key: (30, 30, 0.4, 0.9, {}), other: (5, 5, 0.2, 0.2, {})}
+    between = window(start, end)
+    assert between[key][:4] == (20, 20, 0.4 - 0.1, 0.9 - 0.3)
+    assert between[other][:4] == (5, 5, 0.2, 0.2)  # new in the window: all of it
+    assert total_seconds(between) == 0.4 - 0.1 + 0.2
+
+
 def test_parts_are_shares_of_the_profiled_cpu_applied_to_the_unprofiled_cpu() -> None:
-    scaled = scaled_parts(
-        {"a": 0.5, "b": 0.25}, profiled_cpu_s=1.0, cpu_ms_per_invoke=2.0, invokes=100
-    )
+    scaled = scaled_parts({"a": 0.5, "b": 0.25}, profiled_s=1.0, cpu_ms_per_invoke=2.0, invokes=100)
     assert scaled["a"] == {"profiled_ms_per_invoke": 5.0, "share_of_cpu": 0.5, "ms_per_invoke": 1.0}
     assert scaled["b"]["ms_per_invoke"] == 0.5
     assert scaled_parts({"a": 1.0}, 0.0, 2.0, 10)["a"]["share_of_cpu"] == 0.0
