@@ -13,22 +13,23 @@ told otherwise), and is ready when its Invoke API accepts a connection.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Dict, List, Mapping, Optional, Sequence, Type
 
+from harness.sandbox.child import SandboxChild, StopTimeouts
+
 RIE = "aws-lambda-rie"
 DAEMON = "lambda-runtime-api-daemon"
 PEERS = (RIE, DAEMON)
 START_TIMEOUT_S = 20.0
+# A peer's stop: SIGTERM, 5 s, then SIGKILL to its group (and 5 s to be reaped).
+STOP = StopTimeouts(term_s=5.0, kill_s=5.0)
 
 
 class PeerError(RuntimeError):
@@ -98,36 +99,33 @@ class RunningPeer:
     def __post_init__(self) -> None:
         self.invoke_port = free_port()
         self.runtime_port = free_port()
-        self.proc: Optional["subprocess.Popen[bytes]"] = None
+        self.child: Optional[SandboxChild] = None
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.invoke_port}"
 
     def __enter__(self) -> "RunningPeer":
-        output = self.log.open("wb")
-        self.proc = subprocess.Popen(
-            peer_command(
-                self.name, self.binary, self.runtime_cmd, self.invoke_port, self.runtime_port
-            ),
-            env=peer_env(
-                self.name,
-                {**os.environ, **self.extra_env},
+        # The one owner of a child in its own session (harness.sandbox.child):
+        # its stop is SIGTERM, then SIGKILL to the group after STOP.term_s.
+        with self.log.open("wb") as output:
+            self.child = SandboxChild(
+                peer_command(
+                    self.name, self.binary, self.runtime_cmd, self.invoke_port, self.runtime_port
+                ),
+                peer_env(
+                    self.name,
+                    {**os.environ, **self.extra_env},
+                    self.task_root,
+                    self.invoke_port,
+                    self.runtime_port,
+                ),
                 self.task_root,
-                self.invoke_port,
-                self.runtime_port,
-            ),
-            cwd=str(self.task_root),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        output.close()
+                output,
+                timeouts=STOP,
+            ).__enter__()
         deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
+        while time.monotonic() < deadline and self.child.alive():
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", self.invoke_port)) == 0:
                     return self
@@ -142,20 +140,8 @@ class RunningPeer:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
-        if self.proc is None:
+        if self.child is None:
             return
-        # Its own session: the runtime it started goes with it.
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(timeout=5)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # what is left of its group
-        if self.proc.poll() is None:
-            self.proc.wait(timeout=5)
+        self.child.stop()
+        # The runtime it started is in its group: whatever is left of it goes too.
+        self.child.close(started_groups=[self.child.pid])
