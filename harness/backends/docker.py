@@ -40,7 +40,7 @@ from harness.images.container import (
 )
 from harness.images.spec import ImageSpecError, load_specs
 from harness.model.cells import Cell
-from harness.model.pins import PinError, canonical, load_pins
+from harness.model.pins import PinError, load_pins, requirement_name
 from harness.provision import strategy
 from harness.provision.fix import FixBuildError
 from harness.provision.interpreters import find_interpreter, where_searched
@@ -137,8 +137,8 @@ class DockerBackend(BackendBase):
             extras = strategy.requirements(cell)
             # The function's own packages the image does not carry (pika is baked in)
             # go to the user site too, with their dependencies held to pins.toml's.
-            baked = {canonical(r.split("==", 1)[0]) for r in built.spec.requirements}
-            own = [p for p in cell.packages if canonical(p.split("==", 1)[0]) not in baked]
+            baked = {requirement_name(r) for r in built.spec.requirements}
+            own = [p for p in cell.packages if requirement_name(p) not in baked]
             user_base = None
             if extras or own:
                 user_base = strategy.user_site(

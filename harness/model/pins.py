@@ -50,7 +50,7 @@ class Pins:
         """``name==version`` constraints for installing ``requested`` (pip requirements):
         every dependency pin, then every package pin, except the names requested
         themselves (their own pins win: lambda-sigterm's urllib3, say)."""
-        asked = {canonical(r.split("==", 1)[0]) for r in requested}
+        asked = {requirement_name(r) for r in requested}
         pins: Dict[str, str] = {}
         for name, version in (*self.dependencies, *self.packages):
             pins.setdefault(canonical(name), f"{name}=={version}")
@@ -95,6 +95,11 @@ def parse_pins(text: str, where: str) -> Pins:
 def canonical(name: str) -> str:
     """A distribution name as pip compares them (PEP 503). Pure."""
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(requirement: str) -> str:
+    """The canonical name a pinned requirement (``name==version``) is for. Pure."""
+    return canonical(requirement.split("==", 1)[0])
 
 
 @functools.lru_cache(maxsize=4)
