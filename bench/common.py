@@ -9,7 +9,18 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
+
+from harness.model.pins import load_pins
+from harness.provision.interpreters import Interpreter
+from harness.provision.venvs import ensure_venv, venv_python
+
+
+def awslambdaric_python(interpreter: Interpreter, python_version: str) -> Tuple[Path, str]:
+    """The venv interpreter for ``interpreter`` with the awslambdaric pinned for
+    ``python_version`` (built on first use), and that pin."""
+    pin = str(load_pins().awslambdaric_for(python_version))
+    return venv_python(ensure_venv(interpreter, [f"awslambdaric=={pin}"])), pin
 
 
 def machine() -> Dict[str, object]:

@@ -27,13 +27,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from bench.common import latency_stats
+from bench.common import awslambdaric_python, latency_stats
 from bench.loopback_floor import Floor
 from bench.peers import PEERS, RunningPeer, find_peer
 from harness.model.pins import load_pins
 from harness.paths import TEST_FIXTURES
 from harness.provision.interpreters import find_interpreter, where_searched
-from harness.provision.venvs import ensure_venv, venv_python
 from harness.sandbox.running import RunningSandbox
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
@@ -173,8 +172,7 @@ def run(python_version: str, invokes: int, rounds: int) -> Dict[str, Any]:
     interpreter = find_interpreter(python_version)
     if interpreter is None:
         raise LookupError(where_searched(python_version))
-    pin = load_pins().awslambdaric_for(python_version)
-    python = venv_python(ensure_venv(interpreter, [f"awslambdaric=={pin}"]))
+    python, pin = awslambdaric_python(interpreter, python_version)
     return measure(python, interpreter.full_version, f"awslambdaric {pin}", invokes, rounds)
 
 

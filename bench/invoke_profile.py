@@ -35,12 +35,11 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from bench.common import latency_stats
+from bench.common import awslambdaric_python, latency_stats
 from bench.invoke_overhead import INVOKE_PATH, Exchange
 from harness.model.pins import load_pins
 from harness.paths import PROJECT_ROOT
 from harness.provision.interpreters import find_interpreter, where_searched
-from harness.provision.venvs import ensure_venv, venv_python
 from harness.sandbox.running import RunningSandbox
 from lambda_sandbox.eventlog import Kind
 
@@ -220,8 +219,7 @@ def run(python_version: str, sandbox_version: str, invokes: int) -> Dict[str, An
         raise LookupError(
             f"--sandbox-python {sandbox_version}: per-thread profiles need CPython 3.11 or older"
         )
-    pin = load_pins().awslambdaric_for(python_version)
-    runtime_python = venv_python(ensure_venv(runtime, [f"awslambdaric=={pin}"]))
+    runtime_python, pin = awslambdaric_python(runtime, python_version)
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
         figures = measure(sandbox.path, runtime_python, invokes, Path(tmp))
     figures.update(

@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence
 
+from bench.common import awslambdaric_python
 from bench.peers import DAEMON, PEERS, RIE, RunningPeer, find_peer
 from harness.model.pins import load_pins
 from harness.paths import TEST_FIXTURES
 from harness.provision.interpreters import find_interpreter, where_searched
-from harness.provision.venvs import ensure_venv, venv_python
 from harness.sandbox.running import RunningSandbox
 
 
@@ -146,9 +146,7 @@ def main(argv: List[str] | None = None) -> int:
     if interpreter is None:
         print(f"error: {where_searched(args.python)}", file=sys.stderr)
         return 2
-    python = venv_python(
-        ensure_venv(interpreter, [f"awslambdaric=={load_pins().awslambdaric_for(args.python)}"])
-    )
+    python, _ = awslambdaric_python(interpreter, args.python)
     rows = [measure(python, level, args.invocations, args.clients) for level in levels]
     print(f"invoke throughput: CPython {interpreter.full_version}, {args.clients} clients")
     print("\n".join(rows_text(rows)))

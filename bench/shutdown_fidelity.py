@@ -26,10 +26,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List
 
+from bench.common import awslambdaric_python
 from harness.model.pins import load_pins
 from harness.paths import TEST_FIXTURES as FIXTURES
 from harness.provision.interpreters import find_interpreter, where_searched
-from harness.provision.venvs import ensure_venv, venv_python
 from harness.sandbox.running import RunningSandbox
 from lambda_sandbox.eventlog import Event, Kind, Reading, read_event_log
 
@@ -121,9 +121,7 @@ def run(python_version: str, runs: int) -> Dict[str, Any]:
     interpreter = find_interpreter(python_version)
     if interpreter is None:
         raise LookupError(where_searched(python_version))
-    python = venv_python(
-        ensure_venv(interpreter, [f"awslambdaric=={load_pins().awslambdaric_for(python_version)}"])
-    )
+    python, _ = awslambdaric_python(interpreter, python_version)
     report: Dict[str, Any] = {"python": interpreter.full_version, "runs": runs, "rules": {}}
     with tempfile.TemporaryDirectory(prefix="shutdown-fidelity-") as tmp:
         for rule, (limit_ms, _, _) in RULES.items():
