@@ -14,12 +14,13 @@ does both parts with the same answers as http.server for the request line
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Optional, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, overload
 
 MAX_LINE = 65536  # http.client's limit for one header line
 MAX_FIELDS = 100  # http.client's limit for the number of header fields
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _FORBIDDEN_IN_VALUE = re.compile(rb"[\x00\r\n]")
+_PLAIN_HTTP11 = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([!-~]+) HTTP/1\.1\r?\n?\Z")
 
 
 class BadRequest(Exception):
@@ -45,6 +46,19 @@ def parse_request_line(raw: bytes, default_version: str = "HTTP/1.1") -> Optiona
     numbers under 11 digits each, at most 1.x, two or three words, and a
     two-word line only for GET.
     """
+    fast = _PLAIN_HTTP11.match(raw)
+    if fast is not None and not fast.group(2).startswith(b"//"):
+        # The usual line (a token, a target of visible ASCII, HTTP/1.1): the
+        # answer of the general parse, in one match.
+        command, path = fast.group(1).decode("ascii"), fast.group(2).decode("ascii")
+        return RequestLine(command, path, "HTTP/1.1", True)
+    return parse_request_line_in_full(raw, default_version)
+
+
+def parse_request_line_in_full(
+    raw: bytes, default_version: str = "HTTP/1.1"
+) -> Optional[RequestLine]:
+    """``parse_request_line`` without its shortcut for the usual line."""
     text = str(raw, "iso-8859-1").rstrip("\r\n")
     words = text.split()
     if not words:
@@ -91,6 +105,60 @@ def parse_field(line: bytes) -> Tuple[str, str]:
     return name.decode("ascii"), value.decode("iso-8859-1")
 
 
-def is_section_end(line: bytes) -> bool:
-    """The empty line that ends the header section, or the end of the stream."""
-    return line in (b"\r\n", b"\n", b"")
+class Fields:
+    """A request's header fields: names case-insensitive, every value of a repeated
+    name kept in order (``get`` gives the first, as ``email.message`` does)."""
+
+    __slots__ = ("_by_name",)
+
+    def __init__(self, items: Optional[List[Tuple[str, str]]] = None) -> None:
+        self._by_name: Dict[str, List[str]] = {}
+        for name, value in items or ():
+            self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        self._by_name.setdefault(name.lower(), []).append(value)
+
+    @overload
+    def get(self, name: str) -> Optional[str]: ...
+
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        values = self._by_name.get(name.lower())
+        return values[0] if values else default
+
+    def get_all(self, name: str) -> Optional[List[str]]:
+        values = self._by_name.get(name.lower())
+        return list(values) if values else None
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._by_name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return sum(len(values) for values in self._by_name.values())
+
+
+def parse_fields(section: bytes) -> Fields:
+    """A header section's field lines (each ending in LF; the blank line that ends
+    the section not included; a last line cut off by the end of the stream
+    allowed). BadRequest: 431 past ``MAX_FIELDS`` fields or for a line over
+    ``MAX_LINE`` bytes, 400 for a line ``parse_field`` rejects."""
+    fields = Fields()
+    if not section:
+        return fields
+    lines = section.split(b"\n")
+    if not lines[-1]:
+        lines.pop()  # what follows the last LF
+    if len(lines) > MAX_FIELDS:
+        raise BadRequest(431, "Too many headers")
+    for line in lines:
+        if len(line) >= MAX_LINE:
+            raise BadRequest(431, "Line too long")
+        name, value = parse_field(line)
+        fields.add(name, value)
+    return fields

@@ -26,9 +26,14 @@ class TimerWheel:
         threading.Thread(target=self._run, name="timers", daemon=True).start()
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
+        entry = (time.monotonic() + delay_s, next(self._order), callback)
         with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + delay_s, next(self._order), callback))
-            self._cond.notify()
+            heapq.heappush(self._heap, entry)
+            if self._heap[0] is entry:
+                # Only a new earliest timer changes how long the thread sleeps; waking
+                # it for every later one (a timeout per invocation) costs two context
+                # switches each.
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:

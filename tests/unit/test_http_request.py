@@ -6,11 +6,14 @@ from __future__ import annotations
 import pytest
 
 from lambda_sandbox.http_request import (
+    MAX_FIELDS,
     BadRequest,
+    Fields,
     RequestLine,
-    is_section_end,
     parse_field,
+    parse_fields,
     parse_request_line,
+    parse_request_line_in_full,
 )
 
 
@@ -86,6 +89,55 @@ def test_a_field_line_rfc_9112_rejects_is_a_400(line: bytes, words: str) -> None
     assert bad.value.status == 400 and words in bad.value.message
 
 
-def test_the_section_ends_at_an_empty_line_or_the_end_of_the_stream() -> None:
-    assert is_section_end(b"\r\n") and is_section_end(b"\n") and is_section_end(b"")
-    assert not is_section_end(b"X: 1\r\n")
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"POST /2015-03-31/functions/function/invocations HTTP/1.1\r\n",
+        b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\n",
+        b"GET /x HTTP/1.1",
+        b"GET //evil.example/x HTTP/1.1\r\n",  # left to the full parse
+        b"GET /x\tHTTP/1.1\r\n",
+        b"GET /x  HTTP/1.1\r\n",
+        b"GET /x HTTP/1.1\r\r\n",
+        b"G(T /x HTTP/1.1\r\n",
+        b"GET /caf\xe9 HTTP/1.1\r\n",
+        b"GET /x\x1c HTTP/1.1\r\n",
+        b"GET /x HTTP/1.0\r\n",
+    ],
+)
+def test_the_shortcut_for_the_usual_line_answers_as_the_full_parse(raw: bytes) -> None:
+    def outcome(parse):  # type: ignore[no-untyped-def]
+        try:
+            return parse(raw)
+        except BadRequest as bad:
+            return (bad.status, bad.message)
+
+    assert outcome(parse_request_line) == outcome(parse_request_line_in_full)
+
+
+def test_fields_are_found_whatever_the_case_and_keep_every_value() -> None:
+    fields = parse_fields(b"Content-Length: 5\r\nX-A: 1\r\nx-a: 2\r\n")
+    assert fields.get("content-length") == "5"
+    assert fields.get("X-A") == "1" and fields.get_all("X-A") == ["1", "2"]
+    assert fields.get("Missing") is None and fields.get("Missing", "") == ""
+    assert fields.get_all("Missing") is None
+    assert "CONTENT-LENGTH" in fields and "Missing" not in fields and len(fields) == 3
+    assert len(Fields()) == 0 and len(parse_fields(b"")) == 0
+
+
+def test_a_last_field_cut_off_by_the_end_of_the_stream_still_counts() -> None:
+    assert parse_fields(b"A: 1\r\nB: 2").get("B") == "2"
+
+
+def test_more_fields_than_the_limit_is_a_431() -> None:
+    section = b"".join(b"X-%d: v\r\n" % i for i in range(MAX_FIELDS + 1))
+    with pytest.raises(BadRequest) as bad:
+        parse_fields(section)
+    assert bad.value.status == 431
+    assert len(parse_fields(section.split(b"\n", 1)[1])) == MAX_FIELDS
+
+
+def test_a_bad_field_line_in_a_section_is_a_400() -> None:
+    with pytest.raises(BadRequest) as bad:
+        parse_fields(b"A: 1\r\nContent-Length : 7\r\n")
+    assert bad.value.status == 400
