@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from bench.common import awslambdaric_python, latency_stats
 from bench.invoke_overhead import INVOKE_PATH, Exchange
@@ -131,6 +131,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def context_switches(pid: int) -> Tuple[int, int]:
+    """(voluntary, involuntary) context switches so far, over all the process's threads
+    (``/proc/<pid>/task/*/status``; a thread that ended since is not counted)."""
+    voluntary = involuntary = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as status:
+                for line in status:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        voluntary += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches:"):
+                        involuntary += int(line.split()[1])
+        except FileNotFoundError:
+            continue  # the thread ended meanwhile
+    return voluntary, involuntary
+
+
 def _snapshot(profile: Path, which: str) -> None:
     """Ask the profiled sandbox for a snapshot of its profile; wait for the file."""
     path = Path(f"{profile}.{which}")
@@ -143,12 +160,18 @@ def _snapshot(profile: Path, which: str) -> None:
         time.sleep(0.01)  # polling for the file; bounded by the deadline
 
 
-def _drive(
-    sb: RunningSandbox, invokes: int, profile: Optional[Path] = None
-) -> Tuple[List[float], float, float]:
-    """Warm invokes over one connection: latencies (ms), and the CPU seconds of the
-    sandbox and of the runtime process over them. With ``profile``, the profiled
-    sandbox snapshots its profile just before and just after them."""
+class Driven(NamedTuple):
+    samples: List[float]  # latency of each invoke, ms
+    cpu_s: float  # the sandbox's CPU over the invokes
+    runtime_cpu_s: float  # the runtime process's
+    switches: Tuple[int, int]  # the sandbox's (voluntary, involuntary) context switches
+
+
+def _drive(sb: RunningSandbox, invokes: int, profile: Optional[Path] = None) -> Driven:
+    """Warm invokes over one connection: latencies (ms), the CPU seconds of the sandbox
+    and of the runtime process over them, and the sandbox's context switches. With
+    ``profile``, the profiled sandbox snapshots its profile just before and just
+    after them."""
     exchange = Exchange(sb.invoke_api)
     try:
         for _ in range(WARMUP):
@@ -157,6 +180,7 @@ def _drive(
         runtime = next(e["pid"] for e in sb.of_kind(Kind.PROCESS_START) if e["role"] == "runtime")
         if profile is not None:
             _snapshot(profile, "start")
+        switched = context_switches(sb.proc.pid)
         before = cpu_seconds(sb.proc.pid), cpu_seconds(runtime)
         samples = []
         for _ in range(invokes):
@@ -164,9 +188,15 @@ def _drive(
             exchange.post(INVOKE_PATH)
             samples.append((time.perf_counter() - started) * 1000.0)
         after = cpu_seconds(sb.proc.pid), cpu_seconds(runtime)
+        now = context_switches(sb.proc.pid)
         if profile is not None:
             _snapshot(profile, "end")
-        return samples, after[0] - before[0], after[1] - before[1]
+        return Driven(
+            samples,
+            after[0] - before[0],
+            after[1] - before[1],
+            (now[0] - switched[0], now[1] - switched[1]),
+        )
     finally:
         exchange.close()
 
@@ -179,7 +209,7 @@ def measure(
     plain_dir.mkdir()
     profiled_dir.mkdir()
     with RunningSandbox(sandbox_python, runtime_cmd, plain_dir) as sb:
-        samples, cpu_s, runtime_cpu_s = _drive(sb, invokes)
+        samples, cpu_s, runtime_cpu_s, switches = _drive(sb, invokes)
         sb.stop()
         durations = [float(e["duration_ms"]) for e in sb.of_kind(Kind.INVOKE_END)][WARMUP:]
     out = workdir / "sandbox.prof"
@@ -187,7 +217,7 @@ def measure(
     # The same sandbox, started through the profiler instead of `-m lambda_sandbox`.
     profiled.argv = [str(sandbox_python), str(PROFILER), str(out), *profiled.argv[3:]]
     with profiled:
-        profiled_samples, profiled_cpu_s, _ = _drive(profiled, invokes, profile=out)
+        profiled_samples, profiled_cpu_s, _, _ = _drive(profiled, invokes, profile=out)
         profiled.stop()
     stats = window(_load(Path(f"{out}.start")), _load(Path(f"{out}.end")))
     cpu_ms = cpu_s * 1000 / invokes
@@ -197,6 +227,10 @@ def measure(
         "duration_ms_p50": round(statistics.median(durations), 4) if durations else None,
         "sandbox_cpu_ms_per_invoke": round(cpu_ms, 4),
         "runtime_cpu_ms_per_invoke": round(runtime_cpu_s * 1000 / invokes, 4),
+        "context_switches_per_invoke": {
+            "voluntary": round(switches[0] / invokes, 2),
+            "involuntary": round(switches[1] / invokes, 2),
+        },
         "profiled_latency": latency_stats(profiled_samples),
         "profiled_cpu_ms_per_invoke": round(profiled_cpu_s * 1000 / invokes, 4),
         "parts": scaled_parts(part_seconds(stats), total_seconds(stats), cpu_ms, invokes),
@@ -238,6 +272,12 @@ def table(figures: Mapping[str, Any]) -> List[str]:
         f"CPU per invoke: runtime {figures['runtime_cpu_ms_per_invoke']:.3f} ms, sandbox "
         f"{figures['sandbox_cpu_ms_per_invoke']:.3f} ms, of which:",
     ]
+    switches = figures.get("context_switches_per_invoke")
+    if switches:
+        lines.append(
+            f"context switches per invoke (all the sandbox's threads): "
+            f"{switches['voluntary']} voluntary, {switches['involuntary']} involuntary"
+        )
     for part, row in sorted(figures["parts"].items(), key=lambda item: -item[1]["share_of_cpu"]):
         lines.append(f"  {row['ms_per_invoke']:.3f} ms  {row['share_of_cpu']:>6.1%}  {part}")
     return lines

@@ -143,9 +143,22 @@ def _profile_table(b: Mapping[str, Any]) -> Table:
             "around the invokes; the parts from a second, profiled run (one cProfile per thread "
             f"on the thread's CPU clock, the sandbox on CPython {b.get('sandbox_python', '?')}), "
             "as shares of all the CPU its profiler saw during the invokes (start-up and "
-            "warm-up left out), applied to the unprofiled CPU."
+            "warm-up left out), applied to the unprofiled CPU.",
+            *_switches_note(b.get("context_switches_per_invoke")),
         ],
     )
+
+
+def _switches_note(switches: Optional[Mapping[str, Any]]) -> List[str]:
+    if not switches:
+        return []
+    return [
+        f"Context switches per invoke, all the sandbox's threads together "
+        f"(/proc/<pid>/task/*/status around the unprofiled invokes): "
+        f"{switches.get('voluntary', '?')} voluntary, {switches.get('involuntary', '?')} "
+        "involuntary. Each hand-over between the sandbox's threads (a connection's thread "
+        "waking another's, the GIL passing between them) is one or two of them."
+    ]
 
 
 def _order_table(b: Mapping[str, Any]) -> Optional[Table]:

@@ -74,3 +74,11 @@ def test_the_text_and_the_report_table_put_the_biggest_part_first() -> None:
         2
     ] == "reading requests (request line, headers, body)"
     assert profile.rows[-1][1] == "46%"  # what no named part covers
+    assert not any("Context switches" in note for note in profile.notes)
+
+
+def test_context_switches_are_reported_when_measured() -> None:
+    figures = {**FIGURES, "context_switches_per_invoke": {"voluntary": 18.8, "involuntary": 4.2}}
+    assert "18.8 voluntary, 4.2 involuntary" in table(figures)[2]
+    (profile,) = bench_tables({"invoke_profile": figures})
+    assert any("18.8 voluntary, 4.2 involuntary" in note for note in profile.notes)
