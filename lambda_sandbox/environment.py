@@ -60,7 +60,7 @@ from lambda_sandbox.invocations import (
 )
 from lambda_sandbox.mailbox import Mailbox
 from lambda_sandbox.processes import Child, Supervisor, describe_exit
-from lambda_sandbox.procfs import read_max_memory_used_mb
+from lambda_sandbox.procfs import StatusFile
 from lambda_sandbox.telemetry import FLUSH_LIMIT_S, TelemetryHub
 from lambda_sandbox.telemetry_subscription import SubscriptionError, parse_subscription
 from lambda_sandbox.timers import TimerWheel
@@ -132,6 +132,8 @@ class ExecutionEnvironment:
         # Telemetry API and Logs API subscriptions, and what the environment emits to them.
         self.telemetry = TelemetryHub(event_log, index)
         self._init_runtime_done = False
+        # The runtime's /proc/<pid>/status, open while it lives (REPORT's memory).
+        self._runtime_status: Optional[StatusFile] = None
 
     # ------------------------------------------------------ invoker side
 
@@ -700,8 +702,16 @@ class ExecutionEnvironment:
         return invocation.trace_id if invocation is not None else ""
 
     def _max_memory_used_mb(self) -> int:
+        """The runtime's peak memory, for REPORT. Lock held."""
         child = self._processes.get(lc.RUNTIME)
-        return 0 if child is None else read_max_memory_used_mb(child.pid)
+        if child is None:
+            return 0
+        status = self._runtime_status
+        if status is None or status.pid != child.pid:
+            if status is not None:
+                status.close()
+            status = self._runtime_status = StatusFile(child.pid)
+        return status.read_max_memory_used_mb()
 
     def on_output(self, child: Child, stream: str, line: str) -> None:
         self._say(line)
@@ -721,6 +731,10 @@ class ExecutionEnvironment:
             signal=signame,
         )
         with self._lock:
+            status = self._runtime_status
+            if status is not None and status.pid == child.pid:
+                status.close()  # its descriptor goes with the process
+                self._runtime_status = None
             if self._processes.get(child.name) is not child:
                 return
             del self._processes[child.name]

@@ -17,16 +17,20 @@ def vm_hwm_kb(status_text: str) -> Optional[int]:
     None when the line is missing or unreadable: a kernel without it, or a
     process that is already a zombie (whose status has no Vm* lines).
     """
-    for line in status_text.splitlines():
-        if line.startswith("VmHWM:"):
-            parts = line.split()
-            if len(parts) < 2:
-                return None
-            try:
-                return int(parts[1])
-            except ValueError:
-                return None
-    return None
+    if status_text.startswith("VmHWM:"):
+        start = 0
+    else:
+        start = status_text.find("\nVmHWM:") + 1
+        if start == 0:
+            return None
+    end = status_text.find("\n", start)
+    parts = status_text[start : end if end >= 0 else len(status_text)].split()
+    if len(parts) < 2:
+        return None
+    try:
+        return int(parts[1])
+    except ValueError:
+        return None
 
 
 def max_memory_used_mb(status_text: str) -> int:
@@ -41,15 +45,32 @@ def max_memory_used_mb(status_text: str) -> int:
     return int(kb / 1024) + 1
 
 
-def read_max_memory_used_mb(pid: int, proc_root: str = "/proc") -> int:
-    """``max_memory_used_mb`` of a live process; 0 when its status cannot be read."""
-    try:
-        with open(f"{proc_root}/{pid}/status") as status:
-            text = status.read()
-    except (OSError, ValueError):
-        # Gone already (reaped), or not Linux: the REPORT line says 0 MB.
-        return 0
-    return max_memory_used_mb(text)
+class StatusFile:
+    """A live process's /proc/<pid>/status, kept open: each read is one pread, with no
+    path to look up (a REPORT line per invocation reads it; issue 16)."""
+
+    def __init__(self, pid: int, proc_root: str = "/proc") -> None:
+        self.pid = pid
+        try:
+            flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+            self._fd: Optional[int] = os.open(f"{proc_root}/{pid}/status", flags)
+        except OSError:
+            self._fd = None  # gone already, or not Linux
+
+    def read_max_memory_used_mb(self) -> int:
+        """``max_memory_used_mb`` now; 0 once the process is gone (or was never seen)."""
+        if self._fd is None:
+            return 0
+        try:
+            text = os.pread(self._fd, 65536, 0).decode("utf-8", "replace")
+        except OSError:
+            return 0  # reaped: its status can no longer be read
+        return max_memory_used_mb(text)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 # Thread states (the third field of /proc/<pid>/task/<tid>/stat) of a thread that

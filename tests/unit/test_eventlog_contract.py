@@ -7,7 +7,8 @@ from __future__ import annotations
 import ast
 import json
 import re
-from typing import Dict, FrozenSet, List, Mapping, Tuple
+from pathlib import Path
+from typing import Any, Dict, FrozenSet, List, Mapping, Tuple
 
 import pytest
 
@@ -79,6 +80,21 @@ def test_what_the_writer_encodes_the_reader_parses() -> None:
     assert (event.n, event.kind, event.mono) == (4, "signal.sent", 2.5)
     assert event["signal"] == "SIGTERM" and event.get("missing") is None
     assert json.loads(line)["v"] == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"signal": "SIGTERM", "pid": 7, "ratio": 0.1, "names": ["a", "b"], "none": None},
+        {"line": 'caf\u00e9 "quoted" \n', "at": Path("/x")},  # default=str
+        {"ts": "a field that clashes with a leading one"},
+    ],
+)
+def test_a_line_is_the_whole_record_encoded_at_once(fields: Dict[str, Any]) -> None:
+    for ts, mono in ((1796013867.2993786, 35804.964237195), (0.0, 1e-07), (float("nan"), 1.0)):
+        record = {"v": SCHEMA_VERSION, "ts": ts, "mono": mono, "kind": Kind.OUTPUT, **fields}
+        assert encode(Kind.OUTPUT, fields, ts=ts, mono=mono) == json.dumps(record, default=str)
 
 
 def test_the_reader_names_each_line_it_cannot_use() -> None:

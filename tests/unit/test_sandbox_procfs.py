@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from lambda_sandbox.procfs import (
+    StatusFile,
     max_memory_used_mb,
-    read_max_memory_used_mb,
     read_thread_states,
     settled,
     thread_state,
@@ -62,19 +62,42 @@ def test_max_memory_used_is_0_when_unknown() -> None:
     assert max_memory_used_mb(ZOMBIE_STATUS) == 0
 
 
-def test_read_max_memory_used_reads_the_status_file_under_proc_root(tmp_path: Path) -> None:
+def test_the_status_file_is_read_under_proc_root(tmp_path: Path) -> None:
     (tmp_path / "4242").mkdir()
     (tmp_path / "4242" / "status").write_text(STATUS)
-    assert read_max_memory_used_mb(4242, proc_root=str(tmp_path)) == 21
+    status = StatusFile(4242, proc_root=str(tmp_path))
+    try:
+        assert status.read_max_memory_used_mb() == 21
+    finally:
+        status.close()
+    assert status.read_max_memory_used_mb() == 0  # closed
 
 
-def test_read_max_memory_used_is_0_for_a_process_that_is_gone(tmp_path: Path) -> None:
-    assert read_max_memory_used_mb(4242, proc_root=str(tmp_path)) == 0
+def test_a_process_that_is_gone_uses_0_mb(tmp_path: Path) -> None:
+    assert StatusFile(4242, proc_root=str(tmp_path)).read_max_memory_used_mb() == 0
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc (Linux)")
-def test_read_max_memory_used_of_this_process_is_positive() -> None:
-    assert read_max_memory_used_mb(os.getpid()) > 1
+def test_a_kept_status_file_follows_the_process_and_ends_with_it() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    status = StatusFile(child.pid)
+    try:
+        assert child.stdout.readline() == b"up\n"  # running Python by now
+        assert status.read_max_memory_used_mb() > 1
+        child.stdin.close()
+        child.wait(timeout=10)  # reaped
+        assert status.read_max_memory_used_mb() == 0
+    finally:
+        status.close()
+        child.kill()
+        child.wait()
+        child.stdin.close()
+        child.stdout.close()
 
 
 # ------------------------------------------------------------ thread states
