@@ -63,7 +63,7 @@ from lambda_sandbox.processes import Child, Supervisor, describe_exit
 from lambda_sandbox.procfs import StatusFile
 from lambda_sandbox.telemetry import FLUSH_LIMIT_S, TelemetryHub
 from lambda_sandbox.telemetry_subscription import SubscriptionError, parse_subscription
-from lambda_sandbox.timers import TimerWheel
+from lambda_sandbox.timers import Timer, TimerWheel
 
 log = logging.getLogger("lambda_sandbox")
 
@@ -132,6 +132,8 @@ class ExecutionEnvironment:
         # Telemetry API and Logs API subscriptions, and what the environment emits to them.
         self.telemetry = TelemetryHub(event_log, index)
         self._init_runtime_done = False
+        # The last timer started under each name (a newer one makes it stale).
+        self._timer_handles: Dict[str, Timer] = {}
         # The runtime's /proc/<pid>/status, open while it lives (REPORT's memory).
         self._runtime_status: Optional[StatusFile] = None
 
@@ -520,7 +522,11 @@ class ExecutionEnvironment:
         invocation.done.set()
 
     def _do_start_timer(self, action: lc.StartTimer, followups: List[lc.Event]) -> None:
-        self._timers.call_later(
+        # The lifecycle holds one token per timer name: the one this replaces is stale.
+        stale = self._timer_handles.pop(action.timer, None)
+        if stale is not None:
+            self._timers.cancel(stale)
+        self._timer_handles[action.timer] = self._timers.call_later(
             action.delay_ms / 1000.0, lambda: self._timer_fired(action.timer, action.token)
         )
 

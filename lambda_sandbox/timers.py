@@ -2,8 +2,11 @@
 
 The lifecycle starts a timer per invocation (its timeout) and per idle
 period; a ``threading.Timer`` each would mean hundreds of live threads under
-load. Timers are never cancelled here: the lifecycle ignores a timer whose
-token it no longer holds, so a stale one firing is harmless.
+load. The lifecycle ignores a timer whose token it no longer holds, so a stale
+one firing is harmless; but each firing wakes this thread and takes the
+environment's lock for nothing, once per invocation under load. So a timer that
+a newer one of the same name has made stale is cancelled (``cancel``): it
+leaves the heap and never fires.
 """
 
 from __future__ import annotations
@@ -18,14 +21,18 @@ from typing import Callable, List, Tuple
 log = logging.getLogger("lambda_sandbox")
 
 
+Timer = Tuple[float, int, Callable[[], None]]  # (when, order, callback): a heap entry
+
+
 class TimerWheel:
     def __init__(self) -> None:
-        self._heap: List[Tuple[float, int, Callable[[], None]]] = []
+        self._heap: List[Timer] = []
         self._order = itertools.count()
         self._cond = threading.Condition()
         threading.Thread(target=self._run, name="timers", daemon=True).start()
 
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> None:
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` in the timer thread after ``delay_s``; the handle cancels it."""
         entry = (time.monotonic() + delay_s, next(self._order), callback)
         with self._cond:
             heapq.heappush(self._heap, entry)
@@ -34,6 +41,22 @@ class TimerWheel:
                 # it for every later one (a timeout per invocation) costs two context
                 # switches each.
                 self._cond.notify()
+        return entry
+
+    def cancel(self, timer: Timer) -> None:
+        """Take ``timer`` out unless it has fired. If it was the earliest, the thread
+        still wakes at its time (waking it now to say so would cost as much), finds
+        nothing due, and sleeps again."""
+        with self._cond:
+            try:
+                self._heap.remove(timer)
+            except ValueError:
+                return  # fired, or cancelled already
+            heapq.heapify(self._heap)
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._heap)
 
     def _run(self) -> None:
         while True:
