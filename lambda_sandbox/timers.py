@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 import threading
 import time
 from typing import Callable, List, Tuple
@@ -29,6 +30,9 @@ class TimerWheel:
         self._heap: List[Timer] = []
         self._order = itertools.count()
         self._cond = threading.Condition()
+        # When the thread wakes by itself next: +inf while it waits for any timer,
+        # -inf while it runs (it looks at the heap before it sleeps again).
+        self._sleeping_until = -math.inf
         threading.Thread(target=self._run, name="timers", daemon=True).start()
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
@@ -36,10 +40,10 @@ class TimerWheel:
         entry = (time.monotonic() + delay_s, next(self._order), callback)
         with self._cond:
             heapq.heappush(self._heap, entry)
-            if self._heap[0] is entry:
-                # Only a new earliest timer changes how long the thread sleeps; waking
-                # it for every later one (a timeout per invocation) costs two context
-                # switches each.
+            if entry[0] < self._sleeping_until:
+                # Only a timer due before the thread wakes anyway needs it woken;
+                # waking it for every later one (a timeout per invocation) costs
+                # two context switches each.
                 self._cond.notify()
         return entry
 
@@ -62,8 +66,10 @@ class TimerWheel:
         while True:
             with self._cond:
                 while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._sleeping_until = self._heap[0][0] if self._heap else math.inf
                     timeout = self._heap[0][0] - time.monotonic() if self._heap else None
                     self._cond.wait(timeout)
+                    self._sleeping_until = -math.inf
                 _, _, callback = heapq.heappop(self._heap)
             try:
                 callback()

@@ -4,6 +4,7 @@ one leaves the heap and never fires."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import List
 
 from lambda_sandbox.timers import TimerWheel
@@ -39,3 +40,13 @@ def test_cancelling_a_timer_that_fired_does_nothing() -> None:
     wheel.cancel(timer)
     wheel.cancel(timer)
     assert len(wheel) == 0
+
+
+def test_a_timer_due_before_the_thread_would_wake_wakes_it() -> None:
+    wheel = TimerWheel()
+    wheel.call_later(60.0, lambda: None)
+    threading.Event().wait(0.05)  # the thread now sleeps until the 60 s timer
+    done = threading.Event()
+    started = time.monotonic()
+    wheel.call_later(0.02, done.set)
+    assert done.wait(2) and time.monotonic() - started < 1.0
