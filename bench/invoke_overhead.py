@@ -7,6 +7,10 @@ drift hits all of them alike), each over one keep-alive connection:
   fixture function (tests/fixtures/fn) answering a small JSON event;
 - ``floor_relay``: the same two exchanges through ``bench.loopback_floor``
   (a stdlib server relaying to a stdlib runtime loop in its own process);
+- ``floor_awslambdaric``: that stdlib server relaying to the sandbox's own
+  runtime (awslambdaric and the fixture function) on the Runtime API's paths:
+  what a Python server with a thread per connection costs before any of the
+  sandbox's own work (lifecycle, evidence, console, freeze and thaw);
 - ``floor_round_trips``: two plain request/response round trips to that server;
 - the peers, when found (``bench.peers``: AWS's ``aws-lambda-rie`` and the
   ``lambda-runtime-api-daemon``), running the same runtime command on the
@@ -84,6 +88,7 @@ def measure(
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-invoke-"))
         floor = stack.enter_context(Floor(python))
+        runtime_floor = stack.enter_context(Floor(python, runtime_cmd, TEST_FIXTURES / "fn"))
         sandbox = stack.enter_context(
             RunningSandbox(
                 python, runtime_cmd, Path(tmp), env={"PYTHONUNBUFFERED": "1", "TMPDIR": tmp}
@@ -91,10 +96,12 @@ def measure(
         )
         box = Exchange(sandbox.invoke_api)
         bare = Exchange(floor.address)
-        exchanges += [box, bare]
+        relayed = Exchange(runtime_floor.address)
+        exchanges += [box, bare, relayed]
         paths: Dict[str, Callable[[], Any]] = {
             "sandbox": lambda: box.post(INVOKE_PATH),
             "floor_relay": lambda: bare.post("/invoke"),
+            "floor_awslambdaric": lambda: relayed.post(INVOKE_PATH),
             "floor_round_trips": lambda: (bare.post("/echo"), bare.post("/echo")),
         }
         for name in peer_names:
@@ -142,6 +149,7 @@ def measure(
         "paths": stats,
         "ratio": ratio("floor_relay"),
         "ratio_vs_round_trips": ratio("floor_round_trips"),
+        "ratio_vs_floor_awslambdaric": ratio("floor_awslambdaric"),
         "peers": peers_found,
         "ratio_vs_peers": {name: ratio(name) for name in measured_peers},
         "sandbox_rss_kb": rss_kb,

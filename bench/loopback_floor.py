@@ -10,6 +10,13 @@ pay the same interpreter costs:
             answers at once (the two-round-trip floor). Prints its port.
 ``runtime`` the runtime loop over http.client: next, response, repeat.
 
+The server also answers the same exchanges on the Invoke API's and the Runtime
+API's own paths (``POST /2015-03-31/functions/function/invocations``,
+``GET /2018-06-01/runtime/invocation/next``, ``POST .../{id}/response``), so
+that the runtime can instead be the one the sandbox runs (awslambdaric and the
+fixture function): then the floor differs from the sandbox only in what the
+sandbox does besides relaying.
+
 Both run until killed; ``Floor`` (used by the benchmark) owns the two
 processes and kills their process groups on exit.
 
@@ -29,12 +36,17 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Tuple, Type
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
 from harness.paths import PROJECT_ROOT
+
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+RUNTIME_INVOCATION = "/2018-06-01/runtime/invocation/"
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:function"
 
 _pending: "queue.Queue[Tuple[int, bytes]]" = queue.Queue()
 _answers: Dict[int, List[Any]] = {}
@@ -63,15 +75,19 @@ class FloorHandler(BaseHTTPRequestHandler):
         body = self._body()
         if self.path == "/echo":
             self._reply(200, body)
-        elif self.path == "/invoke":
+        elif self.path in ("/invoke", INVOKE_PATH):
             request_id = next(_ids)
             slot: List[Any] = [threading.Event(), b""]
             _answers[request_id] = slot
             _pending.put((request_id, body))
             slot[0].wait(30)
             self._reply(200, slot[1])
-        elif self.path.startswith("/response/"):
-            answer = _answers.pop(int(self.path.rsplit("/", 1)[1]))
+        elif self.path.startswith(("/response/", RUNTIME_INVOCATION)):
+            if self.path.startswith("/response/"):
+                answered = self.path.rsplit("/", 1)[1]
+            else:  # /2018-06-01/runtime/invocation/{id}/response
+                answered = self.path[len(RUNTIME_INVOCATION) :].split("/")[0]
+            answer = _answers.pop(int(answered))
             answer[1] = body
             answer[0].set()
             self._reply(202, b"")
@@ -80,7 +96,18 @@ class FloorHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         request_id, body = _pending.get()
-        self._reply(200, body, f"Request-Id: {request_id}\r\n")
+        if self.path == "/next":
+            self._reply(200, body, f"Request-Id: {request_id}\r\n")
+            return
+        deadline_ms = int(time.time() * 1000) + 30_000
+        self._reply(
+            200,
+            body,
+            f"Lambda-Runtime-Aws-Request-Id: {request_id}\r\n"
+            f"Lambda-Runtime-Deadline-Ms: {deadline_ms}\r\n"
+            f"Lambda-Runtime-Invoked-Function-Arn: {FUNCTION_ARN}\r\n"
+            "Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n",
+        )
 
 
 def serve() -> None:
@@ -114,24 +141,58 @@ def _runtime_loop(address: str) -> None:
 
 
 class Floor:
-    """The floor server and runtime as child processes, killed (by group) on exit."""
+    """The floor server and runtime as child processes, killed (by group) on exit.
 
-    def __init__(self, python: Path) -> None:
+    The runtime is the floor's own loop, or ``runtime_cmd`` run in ``task_root``
+    (e.g. awslambdaric and the fixture function) against the server's Runtime API
+    paths; its output is dropped, as nothing but relaying is the floor's work."""
+
+    def __init__(
+        self,
+        python: Path,
+        runtime_cmd: Optional[Sequence[str]] = None,
+        task_root: Optional[Path] = None,
+    ) -> None:
         self.python = python
+        self.runtime_cmd = list(runtime_cmd or [])
+        self.task_root = task_root or PROJECT_ROOT
         self.procs: List["subprocess.Popen[bytes]"] = []
         self.address = ""
 
     def _start(self, *args: str, stdout: Optional[int] = None) -> "subprocess.Popen[bytes]":
-        proc = subprocess.Popen(
+        return self._spawn(
             [str(self.python), "-m", "bench.loopback_floor", *args],
-            cwd=str(PROJECT_ROOT),
-            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            PROJECT_ROOT,
+            stdout,
+        )
+
+    def _spawn(
+        self, argv: Sequence[str], env: Dict[str, str], cwd: Path, stdout: Optional[int]
+    ) -> "subprocess.Popen[bytes]":
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=str(cwd),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             start_new_session=True,
         )
         self.procs.append(proc)
         return proc
+
+    def _start_runtime(self) -> None:
+        if not self.runtime_cmd:
+            self._start("runtime", self.address)
+            return
+        env = {
+            **os.environ,
+            "AWS_LAMBDA_RUNTIME_API": self.address,
+            "LAMBDA_TASK_ROOT": str(self.task_root),
+            "_HANDLER": self.runtime_cmd[-1],
+            "AWS_LAMBDA_FUNCTION_NAME": "function",
+        }
+        self._spawn(self.runtime_cmd, env, self.task_root, subprocess.DEVNULL)
 
     def __enter__(self) -> "Floor":
         try:
@@ -141,7 +202,7 @@ class Floor:
             if not line:
                 raise RuntimeError(f"the floor server exited ({server.wait(5)}) without a port")
             self.address = f"127.0.0.1:{int(line)}"
-            self._start("runtime", self.address)
+            self._start_runtime()
         except BaseException:
             self.__exit__(None, None, None)
             raise

@@ -70,6 +70,7 @@ def _invoke_table(b: Mapping[str, Any]) -> Table:
         "sandbox": f"sandbox warm invoke ({b.get('client', '?')}, CPython {b.get('python', '?')})",
         "floor_relay": "floor: stdlib server relaying to a stdlib runtime loop",
         "floor_round_trips": "floor: two bare stdlib request/response round trips",
+        "floor_awslambdaric": "floor: the stdlib server relaying to the same awslambdaric runtime",
         "aws-lambda-rie": "peer: AWS's Runtime Interface Emulator (aws-lambda-rie)",
         "lambda-runtime-api-daemon": "peer: the Lambda Runtime API Daemon",
     }
@@ -99,8 +100,12 @@ def _invoke_table(b: Mapping[str, Any]) -> Table:
             f"{b.get('rounds', '?')} interleaved rounds after {b.get('warmup', '?')} warm-up "
             "invokes per path; each path runs under the same interpreter, the runtime in its "
             "own process. The relay floor does the same two HTTP exchanges (Invoke API, "
-            "Runtime API next/response) with nothing else. The peers run the same runtime "
-            "command on the same function."
+            "Runtime API next/response) with nothing else; its second form relays to the "
+            "sandbox's own runtime command on the same function: the sandbox less that floor "
+            "is about the sandbox's own work (lifecycle, evidence, console lines, freeze and "
+            "thaw; the floor's http.server also parses headers with the email package, which "
+            "the sandbox does not), that floor less the peers a Python server's cost. The "
+            "peers run the same runtime command on the same function."
         ]
         + [
             f"{name}: {where}"

@@ -12,7 +12,7 @@ from support.skips import unavailable
 from bench.__main__ import parse_args
 from bench.cell_cost import floor_parts_ms, phases_ms, representative_cells
 from bench.common import latency_stats, percentile
-from bench.invoke_overhead import Exchange
+from bench.invoke_overhead import INVOKE_PATH, Exchange
 from bench.loopback_floor import Floor
 from harness import probes
 from harness.model.scenarios import load_cells
@@ -131,6 +131,30 @@ def test_floor_relays_an_invoke_through_its_runtime_process(tmp_path: Path) -> N
     assert answer["echo"] == {"n": 1} and answer["request_id"] == "1"
     assert echo == b'{"n": 2}'
     assert all(p.poll() is not None for p in procs)  # both killed on exit
+
+
+@pytest.mark.integration
+def test_the_floor_relays_to_awslambdaric_on_the_runtime_apis_paths(tmp_path: Path) -> None:
+    from support.interpreters import awslambdaric_python
+
+    from harness.paths import TEST_FIXTURES
+
+    python = awslambdaric_python("3.12")
+    runtime_cmd = [str(python), "-m", "awslambdaric", "app.handler"]
+    with Floor(python, runtime_cmd, TEST_FIXTURES / "fn") as floor:
+        exchange = Exchange(floor.address)
+        try:
+            first = json.loads(exchange.post(INVOKE_PATH, b'{"n": 1}'))
+            second = json.loads(exchange.post(INVOKE_PATH, b'{"n": 2}'))
+        finally:
+            exchange.close()
+        runtime_pid = floor.procs[-1].pid
+        procs = list(floor.procs)
+    # The fixture function's answer: the event, the request id the floor gave it.
+    assert (first["echo"], first["request_id"]) == ({"n": 1}, "1")
+    assert (second["echo"], second["request_id"]) == ({"n": 2}, "2")
+    assert first["pid"] == second["pid"] == runtime_pid
+    assert all(p.poll() is not None for p in procs)
 
 
 @pytest.mark.integration
