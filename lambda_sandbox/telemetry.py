@@ -178,12 +178,10 @@ class Subscriber:
         while True:
             attempts += 1
             error = self._send(batch)
+            if error is None:
+                break
             with self._cond:
-                if error is None or self._closed:
-                    if error is None:
-                        self.delivered += len(batch)
-                        self._in_flight = []
-                        self._cond.notify_all()
+                if self._closed:
                     break
                 # Retry after the backoff, or sooner when told to stop; not while frozen.
                 self._cond.wait(backoff)
@@ -192,6 +190,8 @@ class Subscriber:
                 if self._closed:
                     break
             backoff = min(LAST_BACKOFF_S, backoff * 2)
+        # Written before a flush waiting for this batch is told it went: in the log,
+        # the delivery comes before what waited for it (SHUTDOWN to the extension).
         self._event_log.write(
             Kind.TELEMETRY_DELIVERY,
             env=self._env,
@@ -202,6 +202,11 @@ class Subscriber:
             delivered=error is None,
             error=error,
         )
+        if error is None:
+            with self._cond:
+                self.delivered += len(batch)
+                self._in_flight = []
+                self._cond.notify_all()
 
     def _send(self, batch: List[bytes]) -> Optional[str]:
         """None when the listener took the batch, else why not."""
