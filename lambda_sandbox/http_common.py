@@ -279,9 +279,7 @@ class Handler(socketserver.BaseRequestHandler):
     ``100 Continue`` when asked for, ``do_<METHOD>`` for the rest.
     """
 
-    protocol_version = "HTTP/1.1"
     default_request_version = "HTTP/1.1"
-    server_version = "lambda-sandbox"
 
     def setup(self) -> None:
         self.connection: socket.socket = self.request

@@ -14,7 +14,7 @@ does both parts with the same answers as http.server for the request line
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, overload
+from typing import Dict, List, NamedTuple, Optional, Tuple, overload
 
 MAX_LINE = 65536  # http.client's limit for one header line
 MAX_FIELDS = 100  # http.client's limit for the number of header fields
@@ -111,10 +111,8 @@ class Fields:
 
     __slots__ = ("_by_name",)
 
-    def __init__(self, items: Optional[List[Tuple[str, str]]] = None) -> None:
+    def __init__(self) -> None:
         self._by_name: Dict[str, List[str]] = {}
-        for name, value in items or ():
-            self.add(name, value)
 
     def add(self, name: str, value: str) -> None:
         self._by_name.setdefault(name.lower(), []).append(value)
@@ -135,9 +133,6 @@ class Fields:
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._by_name
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._by_name)
 
     def __len__(self) -> int:
         return sum(len(values) for values in self._by_name.values())
