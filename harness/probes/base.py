@@ -12,11 +12,18 @@ own section of REPORT.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Protocol, Sequence, Tuple
+from typing import Any, Collection, List, Mapping, Protocol, Sequence, Tuple
 
 from harness.errors import Unavailable
 from harness.evidence.result import CellResult
 from harness.model.cells import Cell
+
+
+def reject_unknown(settings: Mapping[str, Any], known: Collection[str]) -> None:
+    """ValueError naming the settings a probe does not have, and the ones it has. Pure."""
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise ValueError(f"settings from {', '.join(known)}; unknown: {', '.join(unknown)}")
 
 
 class ProbeUnavailable(Unavailable):

@@ -42,7 +42,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from harness.evidence.result import CellResult
 from harness.model.cells import Cell
-from harness.probes.base import ProbeObservation, ProbeUnavailable
+from harness.probes.base import ProbeObservation, ProbeUnavailable, reject_unknown
 from harness.probes.broker_report import render_broker_markdown
 
 DEFAULT_URI = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -104,9 +104,7 @@ def messages_expected(cell: Cell) -> int:
 
 def check_settings(settings: Mapping[str, Any]) -> Tuple[Tuple[str, Any], ...]:
     """``[probes.broker]`` validated; ValueError saying what is expected. Pure."""
-    unknown = sorted(set(settings) - set(SETTINGS))
-    if unknown:
-        raise ValueError(f"settings from {', '.join(SETTINGS)}; unknown: {', '.join(unknown)}")
+    reject_unknown(settings, SETTINGS)
     count = settings.get("messages_per_invocation")
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
         raise ValueError(f"messages_per_invocation: an integer from 1 to 10000, got {count!r}")

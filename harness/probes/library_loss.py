@@ -39,6 +39,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from harness.evidence.result import CellResult
 from harness.model.cells import Cell
+from harness.probes.base import reject_unknown
 
 NAME = "collector"
 SETTINGS = ("library", "exports", "exports_source", "port")
@@ -84,9 +85,7 @@ class Expected:
 
 def check_settings(settings: Mapping[str, Any]) -> Tuple[Tuple[str, Any], ...]:
     """``[probes.collector]`` validated; ValueError saying what is expected."""
-    unknown = sorted(set(settings) - set(SETTINGS))
-    if unknown:
-        raise ValueError(f"settings from {', '.join(SETTINGS)}; unknown: {', '.join(unknown)}")
+    reject_unknown(settings, SETTINGS)
     library = settings.get("library")
     if library not in LIBRARIES:
         raise ValueError(f"library: one of {', '.join(LIBRARIES)}, got {library!r}")

@@ -32,7 +32,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from harness.evidence.result import CellResult
 from harness.model.cells import Cell
-from harness.probes.base import ProbeObservation
+from harness.probes.base import ProbeObservation, reject_unknown
 
 NAME = "telemetry"
 SETTINGS = ("invocation_line",)
@@ -51,9 +51,7 @@ class SinkCount:
 
 def check_settings(settings: Mapping[str, Any]) -> Tuple[Tuple[str, Any], ...]:
     """``[probes.telemetry]`` validated; ValueError saying what is expected. Pure."""
-    unknown = sorted(set(settings) - set(SETTINGS))
-    if unknown:
-        raise ValueError(f"settings from {', '.join(SETTINGS)}; unknown: {', '.join(unknown)}")
+    reject_unknown(settings, SETTINGS)
     line = settings.get("invocation_line", DEFAULT_INVOCATION_LINE)
     if not isinstance(line, str) or not line.strip():
         raise ValueError(f"invocation_line: the text a handler line starts with, got {line!r}")
