@@ -3,7 +3,7 @@
     python -m bench                        # the full run (a few minutes)
     python -m bench --quick                # a short run, for CI (figures not asserted)
     python -m bench --matrix-workers 1,2,4,8   # also the whole matrix by workers (long)
-    python -m bench --only invoke,cold     # some of: invoke, profile, shutdown, cell, cold
+    python -m bench --only invoke,cold     # some of: invoke, profile, throughput, shutdown, cell, cold
 
 Every figure is a ratio of two paths measured side by side in this run, on
 this machine; bench.json records the machine. When results/latest/results.json
@@ -26,14 +26,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from bench import cell_cost, cold_start, invoke_overhead, invoke_profile, shutdown_fidelity
+from bench import (
+    cell_cost,
+    cold_start,
+    invoke_overhead,
+    invoke_profile,
+    invoke_throughput,
+    shutdown_fidelity,
+)
 from bench.common import machine
 from harness.paths import LATEST_RESULTS_DIR
 from harness.provision.interpreters import find_interpreter
 from harness.report.bench import BENCH_VERSION, render_bench_markdown, render_bench_text
 from harness.report.writer import rewrite_report
 
-BENCHMARKS = ("invoke", "profile", "shutdown", "cell", "cold")
+BENCHMARKS = ("invoke", "profile", "throughput", "shutdown", "cell", "cold")
+
+# The throughput benchmark's load: the 16 clients on MAX_CONCURRENCY 4.
+THROUGHPUT_CLIENTS = 16
+THROUGHPUT_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -43,10 +54,11 @@ class Sizes:
     shutdowns: int
     cell_runs: int
     cold_runs: int
+    invocations: int  # the throughput benchmark's, from all its clients together
 
 
-FULL = Sizes(invokes=2000, rounds=10, shutdowns=20, cell_runs=3, cold_runs=10)
-QUICK = Sizes(invokes=200, rounds=4, shutdowns=3, cell_runs=1, cold_runs=2)
+FULL = Sizes(invokes=2000, rounds=10, shutdowns=20, cell_runs=3, cold_runs=10, invocations=4000)
+QUICK = Sizes(invokes=200, rounds=4, shutdowns=3, cell_runs=1, cold_runs=2, invocations=800)
 
 
 def _iso(ts: float) -> str:
@@ -137,6 +149,11 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
             args.python, invoke_profile.SANDBOX_PYTHON, sizes.invokes // 2
         )
 
+    def throughput() -> None:
+        data["invoke_throughput"] = invoke_throughput.run(
+            args.python, THROUGHPUT_CONCURRENCY, sizes.invocations, THROUGHPUT_CLIENTS
+        )
+
     def shutdown() -> None:
         data["shutdown_fidelity"] = shutdown_fidelity.run(args.python, sizes.shutdowns)
 
@@ -161,6 +178,12 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
 
     step("invoke", f"invoke overhead ({sizes.invokes} invokes per path)", invoke)
     step("profile", f"where an invoke's time goes ({sizes.invokes // 2} invokes)", profile)
+    step(
+        "throughput",
+        f"throughput ({sizes.invocations} invocations, {THROUGHPUT_CLIENTS} clients, "
+        f"MAX_CONCURRENCY {THROUGHPUT_CONCURRENCY})",
+        throughput,
+    )
     step("shutdown", f"shutdown fidelity ({sizes.shutdowns} per rule)", shutdown)
     step(
         "cell",

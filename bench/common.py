@@ -1,4 +1,5 @@
-"""What every benchmark shares: the machine it ran on, percentiles, interpreter start time."""
+"""What every benchmark shares: the machine it ran on, percentiles, interpreter start time,
+CPU time of a process and of the whole machine."""
 
 from __future__ import annotations
 
@@ -93,3 +94,35 @@ def time_command_ms(argv: Sequence[str], runs: int, timeout_s: float = 60.0) -> 
         )
         samples.append((time.perf_counter() - started) * 1000.0)
     return samples
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user + system time so far (all its threads; not its children's)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def parse_cpu_line(line: str) -> Tuple[int, int]:
+    """(all ticks, idle ticks) from /proc/stat's first line (``cpu  user nice system
+    idle iowait ...``): idle counts idle and iowait. Pure."""
+    name, *values = line.split()
+    if name != "cpu" or len(values) < 4:
+        raise ValueError(f"not /proc/stat's cpu line: {line!r}")
+    ticks = [int(v) for v in values]
+    return sum(ticks), ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+
+
+def machine_ticks() -> Tuple[int, int]:
+    """(all ticks, idle ticks) of every CPU together, so far."""
+    with open("/proc/stat") as stat:
+        return parse_cpu_line(stat.readline())
+
+
+def busy_fraction(before: Tuple[int, int], after: Tuple[int, int]) -> float:
+    """The share of all the machine's CPU time that was busy between two
+    ``machine_ticks`` readings. Pure."""
+    total = after[0] - before[0]
+    if total <= 0:
+        return 0.0
+    return round(1.0 - (after[1] - before[1]) / total, 3)

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from bench.common import awslambdaric_python, latency_stats
+from bench.common import awslambdaric_python, cpu_seconds, latency_stats
 from bench.invoke_overhead import INVOKE_PATH, Exchange
 from harness.model.pins import load_pins
 from harness.paths import PROJECT_ROOT
@@ -122,13 +122,6 @@ def scaled_parts(
             "ms_per_invoke": round(share * cpu_ms_per_invoke, 4),
         }
     return out
-
-
-def cpu_seconds(pid: int) -> float:
-    """The process's user + system time so far (all its threads)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def context_switches(pid: int) -> Tuple[int, int]:

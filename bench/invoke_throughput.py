@@ -11,6 +11,13 @@ invocation at a time: a second client's connection is reset while one runs
 (measured here), so it is driven by one client. A benchmark, not a test: the
 figures depend on the machine; nothing is asserted.
 
+With every figure, two more from /proc around the timed invocations: the
+server's own CPU per invocation (its process, all its threads, not the
+runtimes it started) and how busy the whole machine was. When the machine is
+nearly all busy, invocations per second come to about the cores divided by
+the CPU one invocation costs all the processes together (client, runtime,
+server): the server's own CPU per invocation is then what sets it apart.
+
     python -m bench.invoke_throughput [--python 3.12] [--invocations 1000] [--clients 16]
                                       [--concurrency 1,2,4] [--json PATH]
 """
@@ -26,9 +33,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from bench.common import awslambdaric_python
+from bench.common import awslambdaric_python, busy_fraction, cpu_seconds, machine_ticks
 from bench.peers import DAEMON, PEERS, RIE, RunningPeer, find_peer
 from harness.model.pins import load_pins
 from harness.paths import TEST_FIXTURES
@@ -62,24 +69,37 @@ def percentile(values: List[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def drive_all(address: str, invocations: int, clients: int) -> Dict[str, Any]:
-    """Warm every environment, then ``invocations`` from ``clients`` keep-alive clients."""
+def drive_all(
+    address: str, invocations: int, clients: int, server_pid: Optional[int] = None
+) -> Dict[str, Any]:
+    """Warm every environment, then ``invocations`` from ``clients`` keep-alive clients;
+    with ``server_pid``, also that process's CPU per invocation while they ran."""
     per_client = invocations // clients
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         # Warm-up: every environment initialised before timing starts.
         list(pool.map(lambda _: drive(address, 5), range(clients)))
+        server_before = cpu_seconds(server_pid) if server_pid is not None else 0.0
+        machine_before = machine_ticks()
         began = time.perf_counter()
         results = list(pool.map(lambda _: drive(address, per_client), range(clients)))
         elapsed = time.perf_counter() - began
+        machine_after = machine_ticks()
+        server_after = cpu_seconds(server_pid) if server_pid is not None else 0.0
     latencies = [ms for chunk in results for ms in chunk]
-    return {
+    figures: Dict[str, Any] = {
         "clients": clients,
         "invocations": len(latencies),
         "seconds": round(elapsed, 3),
         "per_second": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies), 2),
         "p99_ms": round(percentile(latencies, 0.99), 2),
+        "machine_busy": busy_fraction(machine_before, machine_after),
     }
+    if server_pid is not None:
+        figures["server_cpu_ms_per_invocation"] = round(
+            (server_after - server_before) * 1000 / len(latencies), 3
+        )
+    return figures
 
 
 def measure(
@@ -94,7 +114,10 @@ def measure(
     servers: Dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="throughput-") as tmp:
         with RunningSandbox(python, runtime_cmd, Path(tmp), env=env) as sandbox:
-            servers["sandbox"] = drive_all(sandbox.invoke_api, invocations, clients)
+            assert sandbox.proc is not None
+            servers["sandbox"] = drive_all(
+                sandbox.invoke_api, invocations, clients, sandbox.proc.pid
+            )
             sandbox.stop()
         for name in peer_names:
             binary = find_peer(name)
@@ -106,7 +129,9 @@ def measure(
                 name, binary, runtime_cmd, TEST_FIXTURES / "fn", Path(tmp) / f"{name}.log",
                 extra_env=peer_env,
             ) as peer:  # fmt: skip
-                servers[name] = drive_all(peer.address, invocations, 1 if name == RIE else clients)
+                servers[name] = drive_all(
+                    peer.address, invocations, 1 if name == RIE else clients, peer.pid
+                )
     return {"max_concurrency": concurrency, "clients": clients, "servers": servers}
 
 
@@ -114,18 +139,35 @@ def rows_text(rows: Sequence[Mapping[str, Any]]) -> List[str]:
     """The table printed: one line per level and server. Pure."""
     lines = [
         f"{'MAX_CONCURRENCY':>16}  {'server':<28}{'clients':>8}{'per second':>12}"
-        f"{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/inv':>12}{'busy':>7}"
     ]
     for row in rows:
         for name, figures in row["servers"].items():
             if isinstance(figures, str):
                 lines.append(f"{row['max_concurrency']:>16}  {name:<28}{figures}")
                 continue
+            cpu = figures.get("server_cpu_ms_per_invocation")
+            busy = figures.get("machine_busy")
             lines.append(
                 f"{row['max_concurrency']:>16}  {name:<28}{figures['clients']:>8}"
                 f"{figures['per_second']:>12}{figures['p50_ms']:>9}{figures['p99_ms']:>9}"
+                f"{'-' if cpu is None else f'{cpu:.3f}':>12}"
+                f"{'-' if busy is None else f'{busy:.0%}':>7}"
             )
     return lines
+
+
+def run(python_version: str, concurrency: int, invocations: int, clients: int) -> Dict[str, Any]:
+    """One level, for ``python -m bench``: LookupError when the interpreter is missing."""
+    interpreter = find_interpreter(python_version)
+    if interpreter is None:
+        raise LookupError(where_searched(python_version))
+    python, pin = awslambdaric_python(interpreter, python_version)
+    return {
+        "python": interpreter.full_version,
+        "runtime": f"awslambdaric {pin}",
+        "rows": [measure(python, concurrency, invocations, clients)],
+    }
 
 
 def main(argv: List[str] | None = None) -> int:

@@ -105,6 +105,12 @@ class RunningPeer:
     def address(self) -> str:
         return f"127.0.0.1:{self.invoke_port}"
 
+    @property
+    def pid(self) -> int:
+        """The peer's own process (the runtimes it starts are its children)."""
+        assert self.child is not None, "the peer is not running"
+        return self.child.pid
+
     def __enter__(self) -> "RunningPeer":
         # The one owner of a child in its own session (harness.sandbox.child):
         # its stop is SIGTERM, then SIGKILL to the group after STOP.term_s.

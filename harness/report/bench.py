@@ -154,6 +154,65 @@ def _profile_table(b: Mapping[str, Any]) -> Table:
     )
 
 
+def _throughput_table(b: Mapping[str, Any]) -> Table:
+    """Invocations per second under concurrent clients (bench.invoke_throughput)."""
+    labels = {
+        "sandbox": "sandbox",
+        "lambda-runtime-api-daemon": "peer: the Lambda Runtime API Daemon",
+        "aws-lambda-rie": "peer: AWS's Runtime Interface Emulator (one client)",
+    }
+    rows: List[List[str]] = []
+    notes: List[str] = []
+    for level in b.get("rows") or []:
+        servers = level.get("servers") or {}
+        base = servers.get("sandbox") if isinstance(servers.get("sandbox"), Mapping) else {}
+        for name, figures in servers.items():
+            label = labels.get(name, name)
+            if not isinstance(figures, Mapping):
+                notes.append(f"{name}: {figures}")
+                continue
+            ratio = (
+                base.get("per_second", 0) / figures["per_second"]
+                if base and figures.get("per_second")
+                else None
+            )
+            rows.append(
+                [
+                    label,
+                    str(figures.get("clients", "?")),
+                    _num(figures.get("per_second"), 1),
+                    _num(figures.get("p50_ms"), 2),
+                    _num(figures.get("p99_ms"), 2),
+                    _num(figures.get("server_cpu_ms_per_invocation"), 3),
+                    "—" if figures.get("machine_busy") is None
+                    else f"{float(figures['machine_busy']):.0%}",
+                    _ratio(ratio),
+                ]
+            )  # fmt: skip
+    level = (b.get("rows") or [{}])[0]
+    return Table(
+        f"Throughput ({level.get('clients', '?')} keep-alive clients, MAX_CONCURRENCY "
+        f"{level.get('max_concurrency', '?')}, CPython {b.get('python', '?')}, "
+        f"{b.get('runtime', '?')})",
+        ["server", "clients", "per second", "p50 ms", "p99 ms",
+         "server CPU ms per invocation", "machine busy", "sandbox ÷ server per second"],
+        rows,
+        [
+            "Each server warmed (5 invocations per client), then the invocations timed; "
+            "the Runtime API Daemon starts up to MAX_CONCURRENCY runtimes, AWS's emulator "
+            "runs one and serves one invocation at a time (a second client's connection "
+            "is reset while one runs), so it is driven by one client. The server's CPU is "
+            "its own process's (all its threads, not the runtimes it started), from "
+            "/proc/<pid>/stat around the timed invocations; machine busy is the share of "
+            "all CPUs busy meanwhile (/proc/stat). With the machine nearly all busy, "
+            "invocations per second come to about the CPUs divided by what one invocation "
+            "costs all the processes together (client, runtime, server): the server's own "
+            "CPU per invocation is then what sets the servers apart.",
+            *notes,
+        ],
+    )  # fmt: skip
+
+
 def _switches_note(switches: Optional[Mapping[str, Any]]) -> List[str]:
     if not switches:
         return []
@@ -335,6 +394,8 @@ def bench_tables(data: Mapping[str, Any]) -> List[Table]:
         tables.append(_invoke_table(data["invoke_overhead"]))
     if data.get("invoke_profile"):
         tables.append(_profile_table(data["invoke_profile"]))
+    if data.get("invoke_throughput"):
+        tables.append(_throughput_table(data["invoke_throughput"]))
     if data.get("shutdown_fidelity"):
         tables.append(_fidelity_table(data["shutdown_fidelity"]))
         order = _order_table(data["shutdown_fidelity"])

@@ -175,3 +175,48 @@ def test_the_profile_says_where_a_warm_invokes_time_goes() -> None:
     assert figures["latency"]["n"] == 200 and figures["duration_ms_p50"] > 0
     # Every invoke wakes at least the threads of its two connections.
     assert figures["context_switches_per_invoke"]["voluntary"] >= 2
+
+
+def test_the_throughput_table_compares_servers_per_second_and_cpu() -> None:
+    data = {
+        "invoke_throughput": {
+            "python": "3.12.1",
+            "runtime": "awslambdaric 4.2.2",
+            "rows": [
+                {
+                    "max_concurrency": 4,
+                    "clients": 16,
+                    "servers": {
+                        "sandbox": {"clients": 16, "per_second": 600.0, "p50_ms": 20.0,
+                                    "p99_ms": 80.0, "server_cpu_ms_per_invocation": 1.4,
+                                    "machine_busy": 0.7},
+                        "lambda-runtime-api-daemon": {"clients": 16, "per_second": 2400.0,
+                                                      "p50_ms": 6.0, "p99_ms": 11.0,
+                                                      "server_cpu_ms_per_invocation": 0.16,
+                                                      "machine_busy": 0.92},
+                        "aws-lambda-rie": "peer not found (LAB_PEERS_BIN, PATH)",
+                    },
+                }
+            ],
+        }
+    }  # fmt: skip
+    (table,) = bench_tables(data)
+    assert table.title.startswith("Throughput (16 keep-alive clients, MAX_CONCURRENCY 4")
+    assert [row[0] for row in table.rows] == ["sandbox", "peer: the Lambda Runtime API Daemon"]
+    assert table.rows[1][5:] == ["0.160", "92%", "0.25x"]
+    assert any(note.startswith("aws-lambda-rie: peer not found") for note in table.notes)
+
+
+@pytest.mark.integration
+def test_throughput_counts_the_sandboxs_own_cpu_per_invocation() -> None:
+    from support.interpreters import awslambdaric_python
+
+    from bench.invoke_throughput import measure
+
+    python = awslambdaric_python("3.12")
+    row = measure(python, concurrency=2, invocations=64, clients=4, peer_names=())
+    figures = row["servers"]["sandbox"]
+    assert figures["invocations"] == 64 and figures["per_second"] > 0
+    # The sandbox did work for every invocation, on a machine that was not idle.
+    assert figures["server_cpu_ms_per_invocation"] > 0
+    assert 0 < figures["machine_busy"] <= 1

@@ -50,7 +50,14 @@ def test_the_daemon_takes_its_ports_from_the_environment() -> None:
 def test_the_throughput_table_names_every_server_and_a_peer_not_found() -> None:
     from bench.invoke_throughput import rows_text
 
-    figures = {"clients": 16, "per_second": 812.5, "p50_ms": 18.1, "p99_ms": 40.2}
+    figures = {
+        "clients": 16,
+        "per_second": 812.5,
+        "p50_ms": 18.1,
+        "p99_ms": 40.2,
+        "server_cpu_ms_per_invocation": 1.25,
+        "machine_busy": 0.734,
+    }
     lines = rows_text(
         [
             {
@@ -59,5 +66,6 @@ def test_the_throughput_table_names_every_server_and_a_peer_not_found() -> None:
             }
         ]
     )
-    assert lines[1].split() == ["4", "sandbox", "16", "812.5", "18.1", "40.2"]
+    assert lines[0].split()[-2:] == ["ms/inv", "busy"]
+    assert lines[1].split() == ["4", "sandbox", "16", "812.5", "18.1", "40.2", "1.250", "73%"]
     assert lines[2].split()[:2] == ["4", "aws-lambda-rie"] and lines[2].endswith("peer not found")
