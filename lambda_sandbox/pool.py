@@ -65,7 +65,15 @@ class Sandbox:
                 config.max_connections,
             )
         )
-        self._cond = threading.Condition()
+        # One lock for the pool's state, two conditions on it: a freed environment
+        # wakes one invoker waiting for it (``_freed``); a queued Event invocation
+        # wakes the Event workers (``_queued``, at most MAX_CONCURRENCY of them). (One
+        # condition for both, notified to all, woke every waiting thread for each
+        # invocation that ended: with 16 clients on 4 environments, a dozen
+        # threads took the GIL to find nothing free.)
+        self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
+        self._queued = threading.Condition(self._lock)
         self._environments: List[ExecutionEnvironment] = []
         self._servers: List[Server] = []
         self._busy: List[bool] = []
@@ -81,7 +89,7 @@ class Sandbox:
 
     def start(self) -> None:
         """Bind the first environment's Runtime API (OSError if it cannot)."""
-        with self._cond:
+        with self._lock:
             self._add_environment()
         for n in range(self.config.max_concurrency):
             threading.Thread(target=self._run_async, name=f"event-invokes-{n}", daemon=True).start()
@@ -91,13 +99,14 @@ class Sandbox:
         return self._environments[0].runtime_api_address
 
     def stop(self, why: str) -> None:
-        with self._cond:
+        with self._lock:
             if self._stopping:
                 return
             log.info("stopping: %s", why)
             self._stopping = True
             environments = list(self._environments)
-            self._cond.notify_all()
+            self._freed.notify_all()
+            self._queued.notify_all()
         for environment in environments:
             environment.stop(why)
         threading.Thread(
@@ -113,7 +122,7 @@ class Sandbox:
         for environment in environments:
             environment.exited.wait()
         self.exit_code = max((e.exit_code for e in environments), default=0)
-        with self._cond:
+        with self._lock:
             pending = list(self._async)
             self._async.clear()
             for again, timer in self._retries.values():
@@ -154,12 +163,12 @@ class Sandbox:
             return 0
         for problem in problems:
             log.error("the Event spool: %s (skipped)", problem)
-        with self._cond:
+        with self._lock:
             for item in items:
                 if item.retries_made:
                     self._attempts[item.invocation.request_id] = item.retries_made
                 self._async.append(item.invocation)
-            self._cond.notify_all()
+            self._queued.notify_all()
         self._log_spool(Kind.INVOKE_REPLAYED, path, items)
         return len(items)
 
@@ -183,16 +192,16 @@ class Sandbox:
         try:
             return self._environments[index].invoke(invocation)
         finally:
-            with self._cond:
+            with self._lock:
                 self._busy[index] = False
-                # notify_all: Event workers wait on the same condition, and a
-                # single wake-up could go to one of them and be lost.
-                self._cond.notify_all()
+                # One waiter: whoever wakes takes a free environment before
+                # anything else (``_acquire``), so the wake-up is never lost.
+                self._freed.notify()
 
     def invoke_later(self, invocation: Invocation) -> Optional[InvokeResult]:
         """An ``Event`` invocation: None when accepted (it runs when an environment is
         free), or the refusal: the sandbox is stopping, or the Event queue is full."""
-        with self._cond:
+        with self._lock:
             if self._stopping:
                 return _unavailable()
             queued = sum(len(i.payload) for i in self._async)
@@ -202,12 +211,12 @@ class Sandbox:
             ):
                 return too_many_requests()
             self._async.append(invocation)
-            self._cond.notify_all()
+            self._queued.notify_all()
             return None
 
     def _acquire(self) -> "int | InvokeResult":
         deadline = time.monotonic() + QUEUE_WAIT_LIMIT_S
-        with self._cond:
+        with self._lock:
             while True:
                 if self._stopping:
                     return _unavailable()
@@ -228,7 +237,7 @@ class Sandbox:
                     return too_many_requests()
                 self._waiting += 1
                 try:
-                    self._cond.wait(remaining)
+                    self._freed.wait(remaining)
                 finally:
                     self._waiting -= 1
 
@@ -271,23 +280,25 @@ class Sandbox:
 
     def _run_async(self) -> None:
         while True:
-            with self._cond:
+            with self._lock:
                 while not self._async and not self._stopping:
-                    self._cond.wait()
+                    self._queued.wait()
                 if self._stopping:
                     return
                 invocation = self._async.popleft()
             result = self.invoke(invocation)
-            with self._cond:
+            with self._lock:
                 if self._stopping and result.status == 500:
                     # Cut off (or never started) by the stop: the spool keeps it.
                     self._async.appendleft(invocation)
                     return
             if result.status == 429:
-                # Nothing lost: an Event invocation over capacity waits its turn.
-                with self._cond:
+                # Nothing lost: an Event invocation over capacity waits its turn
+                # (a while, not for ``_freed``: a wake-up meant for an invoker
+                # waiting in ``_acquire`` must not end here).
+                with self._lock:
                     self._async.appendleft(invocation)
-                    self._cond.wait(ASYNC_RETRY_S)
+                    self._queued.wait(ASYNC_RETRY_S)
             elif "X-Amz-Function-Error" in result.headers:
                 self._retry_later(invocation)
 
@@ -307,16 +318,16 @@ class Sandbox:
         )
 
         def requeue() -> None:
-            with self._cond:
+            with self._lock:
                 if self._retries.pop(again.request_id, None) is None:
                     return  # taken for the spool at stop meanwhile
                 # When stopping, the queue is what the stop spools.
                 self._async.append(again)
-                self._cond.notify_all()
+                self._queued.notify_all()
 
         timer = threading.Timer(delays[attempt], requeue)
         timer.daemon = True
-        with self._cond:
+        with self._lock:
             self._retries[again.request_id] = (again, timer)
         timer.start()
 

@@ -192,3 +192,26 @@ def test_oversized_response_is_refused_and_reported_to_the_invoker(ric312, tmp_p
         assert reply.json()["errorType"] == "Function.ResponseSizeTooLarge"
         assert sb.invoke({"after": 1}).status == 200
         assert sb.stop() == 0
+
+
+def test_waiting_invokers_and_retrying_events_share_one_environment(ric312, tmp_path):
+    # One environment, a queue of two: Event workers that find it full wait a
+    # while and retry, invokers wait to be woken as it frees (one each time).
+    # Every invoker is answered well within the sandbox's 900 s backstop, and
+    # every accepted Event runs, once.
+    with start(ric312, tmp_path, MAX_CONCURRENCY="1", LAMBDA_SANDBOX_QUEUE_LIMIT="2") as sb:
+        events = [sb.invoke({"sleep": 0.05}, headers={"X-Amz-Invocation-Type": "Event"})
+                  for _ in range(3)]  # fmt: skip
+        assert [r.status for r in events] == [202] * 3
+        began = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            replies = list(pool.map(lambda _: sb.invoke({"sleep": 0.05}), range(4)))
+        assert time.monotonic() - began < 20
+        assert {r.status for r in replies} <= {200, 429} and 200 in {r.status for r in replies}
+        answered = sum(r.status == 200 for r in replies)
+        # Every accepted Event ran too, once each.
+        deadline = time.monotonic() + 20
+        while len(sb.of_kind("invoke.end")) < 3 + answered and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(sb.of_kind("invoke.end")) == 3 + answered
+        assert sb.stop() == 0
