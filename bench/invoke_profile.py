@@ -19,6 +19,10 @@ connection:
    invoke. Parts that lock take their locks
    inside these functions: locking is in them, not a part of its own.
 
+Beside them, ``bench.behaviour_floor`` on the sandbox's interpreter: the CPU
+the same Lambda behaviour costs with no HTTP and no threads (the least any
+design of the sandbox could spend per invoke).
+
     python -m bench.invoke_profile [--invokes 1000] [--python 3.12] [--sandbox-python 3.11]
 """
 
@@ -29,6 +33,7 @@ import json
 import os
 import pstats
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +53,8 @@ WARMUP = 50
 SNAPSHOT_WAIT_S = 10.0
 # The sandbox under the profiler: per-thread profiles need CPython 3.11 or older.
 SANDBOX_PYTHON = "3.11"
+# Rounds of bench.behaviour_floor: a few seconds of CPU.
+FLOOR_ITERATIONS = 20_000
 
 # part -> the functions whose cumulative time is that part: (file suffix, name).
 # Cumulative times of functions that do not call one another add up.
@@ -214,6 +221,7 @@ def measure(
         profiled.stop()
     stats = window(_load(Path(f"{out}.start")), _load(Path(f"{out}.end")))
     cpu_ms = cpu_s * 1000 / invokes
+    floor = behaviour_floor(sandbox_python, FLOOR_ITERATIONS)
     return {
         "invokes": invokes,
         "latency": latency_stats(samples),
@@ -227,7 +235,25 @@ def measure(
         "profiled_latency": latency_stats(profiled_samples),
         "profiled_cpu_ms_per_invoke": round(profiled_cpu_s * 1000 / invokes, 4),
         "parts": scaled_parts(part_seconds(stats), total_seconds(stats), cpu_ms, invokes),
+        "behaviour_floor_us": floor,
     }
+
+
+def behaviour_floor(python: Path, iterations: int) -> Dict[str, float]:
+    """``bench.behaviour_floor`` run by ``python`` (the sandbox's interpreter)."""
+    done = subprocess.run(
+        [str(python), "-m", "bench.behaviour_floor", "--json", "--iterations", str(iterations)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.behaviour_floor failed: {done.stderr.strip()[-500:]}")
+    figures: Dict[str, float] = json.loads(done.stdout)
+    return figures
 
 
 def _load(path: Path) -> StatsTable:
@@ -273,6 +299,11 @@ def table(figures: Mapping[str, Any]) -> List[str]:
         )
     for part, row in sorted(figures["parts"].items(), key=lambda item: -item[1]["share_of_cpu"]):
         lines.append(f"  {row['ms_per_invoke']:.3f} ms  {row['share_of_cpu']:>6.1%}  {part}")
+    floor = figures.get("behaviour_floor_us")
+    if floor:
+        lines.append(
+            f"the same Lambda behaviour alone (no HTTP, no threads): {floor['total'] / 1000:.3f} ms"
+        )
     return lines
 
 

@@ -175,6 +175,9 @@ def test_the_profile_says_where_a_warm_invokes_time_goes() -> None:
     assert figures["latency"]["n"] == 200 and figures["duration_ms_p50"] > 0
     # Every invoke wakes at least the threads of its two connections.
     assert figures["context_switches_per_invoke"]["voluntary"] >= 2
+    # The behaviour alone costs something, and less than the whole sandbox spends.
+    floor_ms = figures["behaviour_floor_us"]["total"] / 1000
+    assert 0 < floor_ms < figures["sandbox_cpu_ms_per_invoke"]
 
 
 def test_the_throughput_table_compares_servers_per_second_and_cpu() -> None:
@@ -220,3 +223,25 @@ def test_throughput_counts_the_sandboxs_own_cpu_per_invocation() -> None:
     # The sandbox did work for every invocation, on a machine that was not idle.
     assert figures["server_cpu_ms_per_invocation"] > 0
     assert 0 < figures["machine_busy"] <= 1
+
+
+def test_the_behaviour_floor_table_compares_the_floor_with_the_sandbox() -> None:
+    floor = {"the lifecycle machine (requested, responded, next)": 12.0,
+             "event-log lines (7)": 50.0, "total": 90.0}  # fmt: skip
+    data = {"invoke_profile": {"sandbox_cpu_ms_per_invoke": 0.84, "sandbox_python": "3.11.7",
+                               "behaviour_floor_us": floor, "parts": {}}}  # fmt: skip
+    tables = bench_tables(data)
+    (table,) = [t for t in tables if t.title.startswith("The least")]
+    assert table.rows[-1] == ["all of it (the event log unsealed)", "90.00", "0.090"]
+    assert "0.750 ms more than this floor" in table.notes[1]
+
+
+@pytest.mark.integration
+def test_the_behaviour_floor_times_every_part() -> None:
+    from bench.behaviour_floor import PARTS, SEALED, measure
+
+    figures = measure(200)
+    assert all(figures[part] > 0 for part in (*PARTS, SEALED))
+    # Sealing adds an HMAC per line; the sum is of the parts, unsealed.
+    assert figures[SEALED] > figures[PARTS[1]] * 0.9
+    assert abs(figures["total"] - sum(figures[part] for part in PARTS)) < 0.1
