@@ -11,6 +11,9 @@ drift hits all of them alike), each over one keep-alive connection:
   runtime (awslambdaric and the fixture function) on the Runtime API's paths:
   what a Python server with a thread per connection costs before any of the
   sandbox's own work (lifecycle, evidence, console, freeze and thaw);
+- ``floor_selector``: the same relay to the same runtime from one thread and
+  one ``selectors`` loop (``bench.selector_floor``): the least a CPython
+  server spends per invoke, with nothing of its own to do;
 - ``floor_round_trips``: two plain request/response round trips to that server;
 - the peers, when found (``bench.peers``: AWS's ``aws-lambda-rie`` and the
   ``lambda-runtime-api-daemon``), running the same runtime command on the
@@ -89,6 +92,9 @@ def measure(
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-invoke-"))
         floor = stack.enter_context(Floor(python))
         runtime_floor = stack.enter_context(Floor(python, runtime_cmd, TEST_FIXTURES / "fn"))
+        selector_floor = stack.enter_context(
+            Floor(python, runtime_cmd, TEST_FIXTURES / "fn", selector=True)
+        )
         sandbox = stack.enter_context(
             RunningSandbox(
                 python, runtime_cmd, Path(tmp), env={"PYTHONUNBUFFERED": "1", "TMPDIR": tmp}
@@ -97,11 +103,13 @@ def measure(
         box = Exchange(sandbox.invoke_api)
         bare = Exchange(floor.address)
         relayed = Exchange(runtime_floor.address)
-        exchanges += [box, bare, relayed]
+        selected = Exchange(selector_floor.address)
+        exchanges += [box, bare, relayed, selected]
         paths: Dict[str, Callable[[], Any]] = {
             "sandbox": lambda: box.post(INVOKE_PATH),
             "floor_relay": lambda: bare.post("/invoke"),
             "floor_awslambdaric": lambda: relayed.post(INVOKE_PATH),
+            "floor_selector": lambda: selected.post(INVOKE_PATH),
             "floor_round_trips": lambda: (bare.post("/echo"), bare.post("/echo")),
         }
         for name in peer_names:
@@ -150,6 +158,7 @@ def measure(
         "ratio": ratio("floor_relay"),
         "ratio_vs_round_trips": ratio("floor_round_trips"),
         "ratio_vs_floor_awslambdaric": ratio("floor_awslambdaric"),
+        "ratio_vs_floor_selector": ratio("floor_selector"),
         "peers": peers_found,
         "ratio_vs_peers": {name: ratio(name) for name in measured_peers},
         "sandbox_rss_kb": rss_kb,

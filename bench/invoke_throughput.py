@@ -17,6 +17,9 @@ runtimes it started) and how busy the whole machine was. When the machine is
 nearly all busy, invocations per second come to about the cores divided by
 the CPU one invocation costs all the processes together (client, runtime,
 server): the server's own CPU per invocation is then what sets it apart.
+Beside them, ``floor_selector``: a CPython server with one thread and one
+``selectors`` loop relaying to as many runtimes (``bench.selector_floor``),
+with no work of its own, the most a Python server could serve.
 
     python -m bench.invoke_throughput [--python 3.12] [--invocations 1000] [--clients 16]
                                       [--concurrency 1,2,4] [--json PATH]
@@ -36,11 +39,16 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from bench.common import awslambdaric_python, busy_fraction, cpu_seconds, machine_ticks
+from bench.loopback_floor import Floor
 from bench.peers import DAEMON, PEERS, RIE, RunningPeer, find_peer
 from harness.model.pins import load_pins
 from harness.paths import TEST_FIXTURES
 from harness.provision.interpreters import find_interpreter, where_searched
 from harness.sandbox.running import RunningSandbox
+
+# The floor beside the servers: one thread and one selectors loop relaying to as
+# many runtimes as MAX_CONCURRENCY, with no work of its own (bench.selector_floor).
+FLOOR = "floor_selector"
 
 
 def drive(address: str, count: int) -> List[float]:
@@ -119,6 +127,10 @@ def measure(
                 sandbox.invoke_api, invocations, clients, sandbox.proc.pid
             )
             sandbox.stop()
+        with Floor(
+            python, runtime_cmd, TEST_FIXTURES / "fn", selector=True, runtimes=concurrency
+        ) as floor:
+            servers[FLOOR] = drive_all(floor.address, invocations, clients, floor.server_pid)
         for name in peer_names:
             binary = find_peer(name)
             if binary is None:

@@ -18,7 +18,10 @@ fixture function): then the floor differs from the sandbox only in what the
 sandbox does besides relaying.
 
 Both run until killed; ``Floor`` (used by the benchmark) owns the two
-processes and kills their process groups on exit.
+processes and kills their process groups on exit. ``Floor(selector=True)``
+runs ``bench.selector_floor`` instead: the same paths from one thread and one
+``selectors`` loop, the least a CPython server can spend per invoke; and
+``runtimes`` starts that many runtimes on it (the throughput benchmark's).
 
     python -m bench.loopback_floor serve
     python -m bench.loopback_floor runtime 127.0.0.1:PORT
@@ -152,16 +155,21 @@ class Floor:
         python: Path,
         runtime_cmd: Optional[Sequence[str]] = None,
         task_root: Optional[Path] = None,
+        selector: bool = False,
+        runtimes: int = 1,
     ) -> None:
         self.python = python
         self.runtime_cmd = list(runtime_cmd or [])
         self.task_root = task_root or PROJECT_ROOT
+        self.selector = selector
+        self.runtimes = runtimes
         self.procs: List["subprocess.Popen[bytes]"] = []
         self.address = ""
+        self.server_pid = 0
 
     def _start(self, *args: str, stdout: Optional[int] = None) -> "subprocess.Popen[bytes]":
         return self._spawn(
-            [str(self.python), "-m", "bench.loopback_floor", *args],
+            [str(self.python), "-m", *args],
             {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
             PROJECT_ROOT,
             stdout,
@@ -183,7 +191,7 @@ class Floor:
 
     def _start_runtime(self) -> None:
         if not self.runtime_cmd:
-            self._start("runtime", self.address)
+            self._start("bench.loopback_floor", "runtime", self.address)
             return
         env = {
             **os.environ,
@@ -196,13 +204,18 @@ class Floor:
 
     def __enter__(self) -> "Floor":
         try:
-            server = self._start("serve", stdout=subprocess.PIPE)
+            serve = (
+                ("bench.selector_floor",) if self.selector else ("bench.loopback_floor", "serve")
+            )
+            server = self._start(*serve, stdout=subprocess.PIPE)
+            self.server_pid = server.pid
             assert server.stdout is not None
             line = server.stdout.readline().strip()  # the port, or EOF if it died
             if not line:
                 raise RuntimeError(f"the floor server exited ({server.wait(5)}) without a port")
             self.address = f"127.0.0.1:{int(line)}"
-            self._start_runtime()
+            for _ in range(self.runtimes):
+                self._start_runtime()
         except BaseException:
             self.__exit__(None, None, None)
             raise

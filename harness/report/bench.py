@@ -71,6 +71,7 @@ def _invoke_table(b: Mapping[str, Any]) -> Table:
         "floor_relay": "floor: stdlib server relaying to a stdlib runtime loop",
         "floor_round_trips": "floor: two bare stdlib request/response round trips",
         "floor_awslambdaric": "floor: the stdlib server relaying to the same awslambdaric runtime",
+        "floor_selector": "floor: one selectors loop, one thread, relaying to that runtime",
         "aws-lambda-rie": "peer: AWS's Runtime Interface Emulator (aws-lambda-rie)",
         "lambda-runtime-api-daemon": "peer: the Lambda Runtime API Daemon",
     }
@@ -105,7 +106,9 @@ def _invoke_table(b: Mapping[str, Any]) -> Table:
             "is about the sandbox's own work (lifecycle, evidence, console lines, freeze and "
             "thaw; the floor's http.server also parses headers with the email package, which "
             "the sandbox does not), that floor less the peers a Python server's cost. The "
-            "peers run the same runtime command on the same function."
+            "selectors floor relays to the same runtime from one thread that blocks only in "
+            "select: the least a CPython server spends per invoke with no work of its own. "
+            "The peers run the same runtime command on the same function."
         ]
         + [
             f"{name}: {where}"
@@ -191,6 +194,7 @@ def _throughput_table(b: Mapping[str, Any]) -> Table:
         "sandbox": "sandbox",
         "lambda-runtime-api-daemon": "peer: the Lambda Runtime API Daemon",
         "aws-lambda-rie": "peer: AWS's Runtime Interface Emulator (one client)",
+        "floor_selector": "floor: one selectors loop, one thread, as many runtimes",
     }
     rows: List[List[str]] = []
     notes: List[str] = []
@@ -238,7 +242,9 @@ def _throughput_table(b: Mapping[str, Any]) -> Table:
             "all CPUs busy meanwhile (/proc/stat). With the machine nearly all busy, "
             "invocations per second come to about the CPUs divided by what one invocation "
             "costs all the processes together (client, runtime, server): the server's own "
-            "CPU per invocation is then what sets the servers apart.",
+            "CPU per invocation is then what sets the servers apart. The selectors floor "
+            "relays to as many runtimes from one thread and one selectors loop, with no work "
+            "of its own: about the most a CPython server could serve here.",
             *notes,
         ],
     )  # fmt: skip

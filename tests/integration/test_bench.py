@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import pytest
 from support.skips import unavailable
@@ -154,6 +154,37 @@ def test_the_floor_relays_to_awslambdaric_on_the_runtime_apis_paths(tmp_path: Pa
     assert (first["echo"], first["request_id"]) == ({"n": 1}, "1")
     assert (second["echo"], second["request_id"]) == ({"n": 2}, "2")
     assert first["pid"] == second["pid"] == runtime_pid
+    assert all(p.poll() is not None for p in procs)
+
+
+@pytest.mark.integration
+def test_the_selector_floor_relays_to_as_many_awslambdaric_runtimes(tmp_path: Path) -> None:
+    import concurrent.futures
+
+    from support.interpreters import awslambdaric_python
+
+    from harness.paths import TEST_FIXTURES
+
+    python = awslambdaric_python("3.12")
+    runtime_cmd = [str(python), "-m", "awslambdaric", "app.handler"]
+    with Floor(python, runtime_cmd, TEST_FIXTURES / "fn", selector=True, runtimes=2) as floor:
+
+        def two_invokes(n: int) -> List[Dict[str, Any]]:
+            exchange = Exchange(floor.address)
+            try:
+                return [json.loads(exchange.post(INVOKE_PATH, b'{"n": %d}' % (n * 10 + i)))
+                        for i in range(2)]  # fmt: skip
+            finally:
+                exchange.close()
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            answers = [a for chunk in pool.map(two_invokes, range(4)) for a in chunk]
+        runtime_pids = {p.pid for p in floor.procs[1:]}
+        procs = list(floor.procs)
+    # Every invoke answered with its own event, by one of the two runtimes, once.
+    assert sorted(a["echo"]["n"] for a in answers) == [0, 1, 10, 11, 20, 21, 30, 31]
+    assert len({a["request_id"] for a in answers}) == 8
+    assert {a["pid"] for a in answers} <= runtime_pids and len(runtime_pids) == 2
     assert all(p.poll() is not None for p in procs)
 
 
