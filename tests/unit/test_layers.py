@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
+import bench
 import harness
 from harness.paths import PROJECT_ROOT
 
@@ -123,7 +124,16 @@ def test_the_sandbox_and_the_function_import_nothing_of_the_harness() -> None:
 def test_the_harness_and_benchmarks_import_only_the_sandboxs_event_log_contract() -> None:
     for package in ("harness", "bench"):
         graph = import_graph(package)
+        for module in bench.SANDBOX_INTERNALS:
+            graph.pop(module, None)
         assert outside_imports(graph, "lambda_sandbox", {harness.SANDBOX_CONTRACT}) == [], package
+
+
+def test_the_benchmarks_of_the_sandboxs_internals_import_nothing_of_the_harness() -> None:
+    graph = import_graph("bench")
+    internals = {module: graph[module] for module in bench.SANDBOX_INTERNALS}
+    assert outside_imports(internals, "harness") == []
+    assert outside_imports(internals, "bench") == []
 
 
 def test_every_harness_folder_and_module_has_a_layer() -> None:
