@@ -51,6 +51,18 @@ INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 RUNTIME_INVOCATION = "/2018-06-01/runtime/invocation/"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:function"
 
+
+def next_fields(request_id: object) -> str:
+    """The header fields of the Runtime API's answer to ``next`` (for both floors)."""
+    deadline_ms = int(time.time() * 1000) + 30_000
+    return (
+        f"Lambda-Runtime-Aws-Request-Id: {request_id}\r\n"
+        f"Lambda-Runtime-Deadline-Ms: {deadline_ms}\r\n"
+        f"Lambda-Runtime-Invoked-Function-Arn: {FUNCTION_ARN}\r\n"
+        "Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n"
+    )
+
+
 _pending: "queue.Queue[Tuple[int, bytes]]" = queue.Queue()
 _answers: Dict[int, List[Any]] = {}
 _ids = itertools.count(1)
@@ -102,15 +114,7 @@ class FloorHandler(BaseHTTPRequestHandler):
         if self.path == "/next":
             self._reply(200, body, f"Request-Id: {request_id}\r\n")
             return
-        deadline_ms = int(time.time() * 1000) + 30_000
-        self._reply(
-            200,
-            body,
-            f"Lambda-Runtime-Aws-Request-Id: {request_id}\r\n"
-            f"Lambda-Runtime-Deadline-Ms: {deadline_ms}\r\n"
-            f"Lambda-Runtime-Invoked-Function-Arn: {FUNCTION_ARN}\r\n"
-            "Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n",
-        )
+        self._reply(200, body, next_fields(request_id))
 
 
 def serve() -> None:

@@ -21,12 +21,11 @@ import collections
 import itertools
 import selectors
 import socket
-import time
 from typing import Deque, Dict, Optional, Tuple
 
-INVOKE_PATHS = ("/2015-03-31/functions/function/invocations", "/invoke")
-RUNTIME_INVOCATION = "/2018-06-01/runtime/invocation/"
-FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:function"
+from bench.loopback_floor import INVOKE_PATH, RUNTIME_INVOCATION, next_fields
+
+INVOKE_PATHS = (INVOKE_PATH, "/invoke")
 RECV_BYTES = 65536
 
 
@@ -137,17 +136,8 @@ class SelectorFloor:
             conn.sendall(answer(404, b"{}"))
 
     def _deliver(self, runtime: socket.socket, request_id: str, body: bytes) -> None:
-        deadline_ms = int(time.time() * 1000) + 30_000
         runtime.sendall(
-            answer(
-                200,
-                body,
-                f"Request-Id: {request_id}\r\n"
-                f"Lambda-Runtime-Aws-Request-Id: {request_id}\r\n"
-                f"Lambda-Runtime-Deadline-Ms: {deadline_ms}\r\n"
-                f"Lambda-Runtime-Invoked-Function-Arn: {FUNCTION_ARN}\r\n"
-                "Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n",
-            )
+            answer(200, body, f"Request-Id: {request_id}\r\n" + next_fields(request_id))
         )
 
     def _close(self, conn: socket.socket) -> None:
