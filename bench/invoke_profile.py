@@ -62,11 +62,19 @@ PARTS: Tuple[Tuple[str, Tuple[Tuple[str, str], ...]], ...] = (
     (
         "reading requests (request line, headers, body)",
         (
-            ("lambda_sandbox/http_common.py", "parse_request"),
-            ("lambda_sandbox/http_common.py", "read_body"),
+            ("lambda_sandbox/http_loop.py", "_parse_head"),
+            ("~", "<method 'recv' of '_socket.socket' objects>"),
         ),
     ),
-    ("writing answers (status, headers, body)", (("lambda_sandbox/http_common.py", "send"),)),
+    (
+        "writing answers (status, headers, body)",
+        (
+            ("lambda_sandbox/http_common.py", "encode_answer"),
+            ("lambda_sandbox/http_loop.py", "_write"),
+            ("lambda_sandbox/http_loop.py", "_flush"),
+        ),
+    ),
+    ("waiting for sockets (the loop's select)", (("selectors.py", "select"),)),
     ("event-log writes", (("lambda_sandbox/eventlog.py", "write"),)),
     ("console lines (START, END, REPORT)", (("lambda_sandbox/environment.py", "_say"),)),
     (

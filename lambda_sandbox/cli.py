@@ -22,8 +22,8 @@ from lambda_sandbox import hardening, managed
 from lambda_sandbox.config import SECRET_VARIABLES, ConfigError, load_config
 from lambda_sandbox.console import Console
 from lambda_sandbox.eventlog import EventLog, Kind
-from lambda_sandbox.http_common import Server
-from lambda_sandbox.invoke_api import InvokeApiHandler
+from lambda_sandbox.http_loop import LoopServer
+from lambda_sandbox.invoke_api import InvokeApiHandler, InvokeRoutes
 from lambda_sandbox.pool import Sandbox
 from lambda_sandbox.processes import signal_name
 
@@ -123,10 +123,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OSError as exc:
         return fail(_bind_error("RUNTIME_API_PORT", config.runtime_api_port, exc))
     try:
-        invoke_server = Server(
+        invoke_server = LoopServer(
+            sandbox.loop,
             (config.invoke_api_host, config.invoke_api_port),
             InvokeApiHandler,
             sandbox,
+            InvokeRoutes(sandbox),
             config.client_timeout_s,
             sandbox.connections,
         )
@@ -148,9 +150,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # Signals are caught from here on: a SIGTERM right after `sandbox.ready`
     # must start an orderly shutdown, not kill the sandbox outright.
     wake_r = _catch_stop_signals()
-    threading.Thread(
-        target=invoke_server.serve_forever, args=(0.1,), name="invoke-api", daemon=True
-    ).start()
     event_log.write(
         Kind.SANDBOX_READY,
         invoke_api=invoke_server.address,
@@ -171,6 +170,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if amqp_consumer is not None:
         amqp_consumer.stop()
     invoke_server.shutdown()
+    invoke_server.server_close()
     sandbox.close()
     event_log.write(Kind.SANDBOX_EXIT, code=code)
     event_log.close()

@@ -52,11 +52,9 @@ from lambda_sandbox.console import (
 from lambda_sandbox.eventlog import EventLog, Kind
 from lambda_sandbox.invocations import (
     Invocation,
-    InvokeResult,
     LogTail,
     RuntimeDelivery,
     now_ms,
-    service_error,
 )
 from lambda_sandbox.mailbox import Mailbox
 from lambda_sandbox.processes import Child, Supervisor, describe_exit
@@ -139,18 +137,14 @@ class ExecutionEnvironment:
 
     # ------------------------------------------------------ invoker side
 
-    def invoke(self, invocation: Invocation) -> InvokeResult:
+    def start_invoke(self, invocation: Invocation, answered: Callable[[], None]) -> None:
+        """Begin ``invocation``; ``answered`` is called once its result is set (the
+        machine always answers: its timers guarantee it), under the lock, from
+        whichever thread decided it: it must only hand the result on."""
+        invocation.answered = answered
         with self._lock:
             self._invocations[invocation.request_id] = invocation
             self._post(lc.InvokeRequested(invocation.request_id))
-        # The machine always answers (its timers guarantee it); this bound is a
-        # last line of defence against a bug, not a rule of the lifecycle.
-        bound = self.config.init_timeout_s + self.config.timeout_s + 10.0
-        if not invocation.done.wait(bound):
-            log.error("no answer for %s within %.1f s", invocation.request_id, bound)
-            return service_error(500, "ServiceException", "the sandbox did not answer in time")
-        assert invocation.result is not None
-        return invocation.result
 
     def stop(self, why: str) -> None:
         log.debug("environment %d stopping: %s", self.index, why)
@@ -164,6 +158,29 @@ class ExecutionEnvironment:
     ) -> Optional[RuntimeDelivery]:
         """The next invocation; None when the environment was reset, or the caller
         went away (``abandoned``) first."""
+        item = self._at_next().get(abandoned)
+        return item if isinstance(item, RuntimeDelivery) else None
+
+    def runtime_next_later(
+        self, deliver: Callable[[Optional[RuntimeDelivery]], None]
+    ) -> Callable[[], None]:
+        """``runtime_next`` without blocking: ``deliver`` gets the invocation (None
+        when the environment was reset), under the mailbox's lock, so it must only
+        hand it on. Returns what gives the wait up (the caller went away)."""
+        box = self._at_next()
+
+        def got(item: object) -> None:
+            deliver(item if isinstance(item, RuntimeDelivery) else None)
+
+        token = box.get_later(got)
+
+        def give_up() -> None:
+            box.cancel(token)
+
+        return give_up
+
+    def _at_next(self) -> "Mailbox[RuntimeDelivery]":
+        """The runtime is at next: tell the machine; the mailbox to wait on."""
         with self._lock:
             self._drain_runtime_output()
             box = self._runtime_box
@@ -171,8 +188,7 @@ class ExecutionEnvironment:
                 # Before the event: it may end init (initReport follows it).
                 self._init_runtime_done_once("success")
             self._post(lc.RuntimeNext())
-        item = box.get(abandoned)
-        return item if isinstance(item, RuntimeDelivery) else None
+        return box
 
     def runtime_response(
         self, request_id: str, body: bytes, oversized: Optional[int] = None
@@ -520,6 +536,8 @@ class ExecutionEnvironment:
             now_s=time.time(),
         )
         invocation.done.set()
+        if invocation.answered is not None:
+            invocation.answered()
 
     def _do_start_timer(self, action: lc.StartTimer, followups: List[lc.Event]) -> None:
         # The lifecycle holds one token per timer name: the one this replaces is stale.

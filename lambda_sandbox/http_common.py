@@ -1,25 +1,21 @@
-"""What the sandbox's two HTTP servers share: bounded body reads, JSON replies."""
+"""What the sandbox's HTTP servers share: the answer's encoding, and the threaded
+handler that serves a request the loop (``http_loop``) hands off."""
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import html
 import json
 import logging
 import select
 import socket
-import socketserver
 import struct
-import threading
 import time
 from email.utils import formatdate
 from http import HTTPStatus
-from http.server import ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
 from lambda_sandbox import http_framing, http_request
-from lambda_sandbox.connections import ConnectionTable, refuse
 from lambda_sandbox.header_values import safe_header_value
 from lambda_sandbox.http_reader import DeadlineReader
 
@@ -112,182 +108,64 @@ def refuse_new_connections(listener: socket.socket) -> bool:
 
 
 def _has_pending_bytes(conn: socket.socket) -> bool:
-    """Whether ``conn`` has something to read (a request begun, or the client's close):
-    its handler then ends by itself. Nothing is consumed."""
+    """Whether ``conn`` has something to read (a request begun, or the client's close).
+    Nothing is consumed."""
     return bool(select.select([conn], [], [], 0)[0])
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(
-        self,
-        address: Tuple[str, int],
-        handler: Any,
-        context: Any,
-        client_timeout_s: Optional[float] = None,
-        connections: Optional[ConnectionTable] = None,
-    ) -> None:
-        host = address[0]
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.context = context
-        # A client that stops sending mid-request (or idles on a keep-alive
-        # connection) is dropped after this long instead of holding a thread.
-        self.client_timeout_s = client_timeout_s
-        # Shared by all the sandbox's servers: how many connections may be open.
-        self.connections = connections
-        self.stopping = False  # answers go out with "Connection: close" from now on
-        self._last_accept_warning = 0.0
-        # Every connection being handled, with its thread: joined at stop.
-        self._handlers: Dict[socket.socket, threading.Thread] = {}
-        self._handlers_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    # -- admission -----------------------------------------------------------------
-
-    def get_request(self) -> Tuple[socket.socket, Any]:
-        try:
-            return super().get_request()
-        except OSError as err:
-            if err.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                self._cannot_accept(err)
-            raise  # socketserver drops the attempt; the client stays in the backlog
-
-    def _cannot_accept(self, err: OSError) -> None:
-        """Out of descriptors: say so (once in 10 s) and pause, instead of spinning."""
-        now = time.monotonic()
-        if now - self._last_accept_warning >= 10.0:
-            self._last_accept_warning = now
-            log.warning("%s: cannot accept a connection: %s", self.address, err.strerror)
-        time.sleep(ACCEPT_PAUSE_S)
-
-    def verify_request(self, request: Any, client_address: Any) -> bool:
-        if self.connections is None or self.connections.admit(request):
-            return True
-        refuse(request)
-        return False
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        handler = threading.Thread(
-            target=self.process_request_thread, args=(request, client_address), daemon=True
-        )
-        with self._handlers_lock:
-            self._handlers[request] = handler
-        handler.start()
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._handlers_lock:
-            self._handlers.pop(request, None)
-        if self.connections is not None:
-            self.connections.forget(request)
-        super().shutdown_request(request)
-
-    # -- stopping ------------------------------------------------------------------
-
-    def shutdown(self) -> None:
-        """Stop serving now, not at the loop's next poll, and leave no client without
-        an answer: what the backlog holds is handled, the listening socket is
-        closed (later clients are refused, not reset), idle connections are
-        closed, and requests in progress finish, each bounded by DRAIN_WAIT_S.
-
-        socketserver offers no way to wake its loop, so this does what its
-        shutdown does (set the request flag, wait for the loop to end) with one
-        step between: a connection to the server itself makes the loop's select
-        return, and the loop checks the flag before it accepts. (Shutting the
-        listening socket down would wake it too, but Linux then resets every
-        connection in the backlog.) The attribute names are socketserver's
-        own, unchanged from CPython 3.7 to 3.13.
-        """
-        if not hasattr(self, "_BaseServer__is_shut_down"):
-            super().shutdown()
-            return
-        self._BaseServer__shutdown_request = True
-        self.stopping = True
-        self._wake()
-        self._BaseServer__is_shut_down.wait()
-        # No new connection may complete from here on (Linux: a socket filter that
-        # drops every packet; a client's SYN is retried, then refused at close), so
-        # draining the backlog leaves nothing in it to be reset.
-        refuse_new_connections(self.socket)
-        self.drain_backlog()
-        self.socket.close()
-        self.finish_handlers()
-
-    def _wake(self) -> None:
-        host, port = self.server_address[:2]
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(str(host), str(host))
-        with contextlib.suppress(OSError), socket.socket(self.address_family) as poke:
-            poke.settimeout(0.5)
-            poke.connect((host, port))
-
-    def drain_backlog(self) -> None:
-        """Accept and hand on what the backlog holds now."""
-        try:
-            self.socket.setblocking(False)
-        except OSError:
-            return
-        while True:
-            try:
-                request, client_address = self.socket.accept()
-            except OSError:  # empty (EAGAIN), or closed
-                return
-            request.setblocking(True)
-            if self.verify_request(request, client_address):
-                self.process_request(request, client_address)
-            else:
-                self.shutdown_request(request)
-
-    def finish_handlers(self, wait_s: float = DRAIN_WAIT_S) -> None:
-        """Wait up to ``wait_s`` for every connection's answer to go out; a connection
-        still waiting for its request after IDLE_GRACE_S (a client that connected
-        and sends nothing, one kept alive between requests) is closed then."""
-        deadline = time.monotonic() + wait_s
-        with self._handlers_lock:
-            handlers = dict(self._handlers)
-        grace_end = time.monotonic() + IDLE_GRACE_S
-        for handler in handlers.values():
-            handler.join(max(0.0, grace_end - time.monotonic()))
-        for conn, handler in handlers.items():
-            if not handler.is_alive():
-                continue
-            if self.connections is not None and self.connections.is_idle(conn):
-                with contextlib.suppress(OSError):
-                    if not _has_pending_bytes(conn):
-                        conn.shutdown(socket.SHUT_RDWR)
-        for handler in handlers.values():
-            handler.join(max(0.0, deadline - time.monotonic()))
-
-    @property
-    def address(self) -> str:
-        host, port = self.server_address[:2]
-        host = str(host)
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+def encode_answer(
+    status: int,
+    body: bytes,
+    headers: Optional[Dict[str, str]],
+    content_type: str,
+    close: bool,
+) -> bytes:
+    """An answer as it goes out, in one piece: the status line, http.server's Server
+    and Date fields, the content type (none for an empty 202 or 204), the given
+    fields, Content-Length, and ``Connection: close`` when the connection closes."""
+    parts = [_status_line(status), _server_and_date()]
+    if body or status not in (202, 204):
+        parts.append(f"Content-Type: {content_type}\r\n")
+    for name, value in (headers or {}).items():
+        # The last line of defence: a value that would end the header
+        # line early, or that Latin-1 cannot carry, is left out.
+        if not safe_header_value(value):
+            log.error("header %s left out: its value cannot be a header", name)
+            continue
+        parts.append(f"{name}: {value}\r\n")
+    parts.append(f"Content-Length: {len(body)}\r\n")
+    if close:
+        parts.append("Connection: close\r\n")
+    parts.append("\r\n")
+    return "".join(parts).encode("latin-1", "strict") + body
 
 
-class Handler(socketserver.BaseRequestHandler):
-    """One connection's requests, one after another (HTTP/1.1 keep-alive).
+class Handler:
+    """One request the loop handed off (``http_loop``), served on the handed-off
+    connection's own thread, blocking.
 
-    What http.server's BaseHTTPRequestHandler does, with less work per request
-    (``python -m bench.invoke_profile`` measured its parsing and answering at
-    about 40% of the sandbox's CPU per warm invoke): the request line and the
-    header section are taken in one piece and parsed strictly (``http_request``),
-    an answer goes out in one write, and nothing is formatted for a log nobody
-    reads. The answers are http.server's: 400, 414, 431, 501 and 505 for a
-    request that cannot be served (an HTML body, then the connection closes),
-    ``100 Continue`` when asked for, ``do_<METHOD>`` for the rest.
+    What http.server's BaseHTTPRequestHandler does, with less work per request:
+    the request line and the header section are taken in one piece and parsed
+    strictly (``http_request``), an answer goes out in one write, and nothing is
+    formatted for a log nobody reads. The answers are http.server's: 400, 414,
+    431, 501 and 505 for a request that cannot be served (an HTML body, then the
+    connection closes), ``100 Continue`` when asked for, ``do_<METHOD>`` for the
+    rest. ``server`` is the ``LoopServer``: its context, client timeout,
+    connection table and whether it is stopping.
     """
 
     default_request_version = "HTTP/1.1"
 
-    def setup(self) -> None:
-        self.connection: socket.socket = self.request
+    def __init__(self, sock: socket.socket, client_address: Any, server: Any) -> None:
+        self.request = sock
+        self.client_address = client_address
+        self.server = server
+        self.connection: socket.socket = sock
         # Headers and body go out in one write; NODELAY still matters for the
         # 100 Continue interim answer, which Nagle's algorithm would hold back.
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        timeout = getattr(self.server, "client_timeout_s", None)
+        timeout = getattr(server, "client_timeout_s", None)
         if timeout is not None:
             self.connection.settimeout(timeout)
         # The whole request within the timeout, its headers within a budget.
@@ -298,15 +176,6 @@ class Handler(socketserver.BaseRequestHandler):
         self.headers = http_request.Fields()
         self.close_connection = True
         self.body_consumed = True
-
-    def handle(self) -> None:
-        self.close_connection = True
-        self.handle_one_request()
-        while not self.close_connection:
-            self.handle_one_request()
-
-    def finish(self) -> None:
-        self.rfile.close()
 
     def handle_one_request(self) -> None:
         try:
@@ -486,22 +355,9 @@ class Handler(socketserver.BaseRequestHandler):
             # Answered without reading the body: what is left of it on the
             # connection must not be parsed as the next request.
             self.close_connection = True
-        parts = [_status_line(status), _server_and_date()]
-        if body or status not in (202, 204):
-            parts.append(f"Content-Type: {content_type}\r\n")
-        for name, value in (headers or {}).items():
-            # The last line of defence: a value that would end the header
-            # line early, or that Latin-1 cannot carry, is left out.
-            if not safe_header_value(value):
-                log.error("header %s left out: its value cannot be a header", name)
-                continue
-            parts.append(f"{name}: {value}\r\n")
-        parts.append(f"Content-Length: {len(body)}\r\n")
-        if self.close_connection:
-            parts.append("Connection: close\r\n")
-        parts.append("\r\n")
+        answer = encode_answer(status, body, headers, content_type, self.close_connection)
         try:
-            self.connection.sendall("".join(parts).encode("latin-1", "strict") + body)
+            self.connection.sendall(answer)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 

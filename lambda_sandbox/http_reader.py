@@ -75,7 +75,7 @@ class DeadlineReader:
             return self._take_raw(end + 1), b""  # a blank line: no request
         scanned = end  # the section's end is searched for from here on
         while True:
-            stop, skip = _section_end(buf, scanned)
+            stop, skip = section_end(buf, scanned)
             if stop >= 0:
                 if stop - end > self.header_budget:
                     raise BadRequest(431, "Request Header Fields Too Large")
@@ -113,6 +113,18 @@ class DeadlineReader:
     def close(self) -> None:
         self.closed = True
 
+    # -- the loop's hand-off (``http_loop``) ------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Bytes the loop read before it handed the connection off: read first."""
+        self._buf += data
+
+    def take_buffered(self) -> bytes:
+        """What was read past the request (a pipelined next one): for the loop."""
+        data = bytes(self._buf)
+        del self._buf[:]
+        return data
+
     # -- internals -----------------------------------------------------------------
 
     def _begin(self) -> None:
@@ -148,7 +160,7 @@ class DeadlineReader:
         return True
 
 
-def _section_end(buf: bytearray, start: int) -> Tuple[int, int]:
+def section_end(buf: bytearray, start: int) -> Tuple[int, int]:
     """Where the header section ends, searched from ``start``: the index of the last
     field line's LF (the request line's, when there are no fields) and how many
     bytes from there to the end of the blank line (3 for LF CR LF, 2 for LF LF);

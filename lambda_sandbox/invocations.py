@@ -10,7 +10,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, Optional
+from typing import Any, Callable, Deque, Dict, Optional
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit, both ways
 # Lambda's asynchronous (Event) payload limit: 1 MB since October 2025, 256 KB
@@ -48,6 +48,9 @@ class Invocation:
     trace_id: str = field(default_factory=new_trace_id)
     done: threading.Event = field(default_factory=threading.Event)
     result: Optional[InvokeResult] = None
+    # Called (under the environment's lock) once ``result`` is set: it hands the
+    # answer on, to the HTTP loop's thread.
+    answered: Optional[Callable[[], None]] = None
     runtime_body: bytes = b""
     function_error_type: Optional[str] = None
     # Set when the invocation has ended (runtime and extensions back at next),

@@ -16,7 +16,7 @@ import logging
 import resource
 import threading
 import time
-from typing import Deque, Dict, List, Optional, Sequence
+from typing import Callable, Deque, Dict, List, NamedTuple, Optional, Sequence
 
 from lambda_sandbox import lifecycle as lc
 from lambda_sandbox import spool
@@ -25,10 +25,10 @@ from lambda_sandbox.connections import ConnectionTable, connection_limit
 from lambda_sandbox.console import Console
 from lambda_sandbox.environment import ExecutionEnvironment
 from lambda_sandbox.eventlog import EventLog, Kind
-from lambda_sandbox.http_common import Server
+from lambda_sandbox.http_loop import Loop, LoopServer
 from lambda_sandbox.invocations import Invocation, InvokeResult, retry_of, service_error
 from lambda_sandbox.processes import Child, Supervisor
-from lambda_sandbox.runtime_api import RuntimeApiHandler
+from lambda_sandbox.runtime_api import RuntimeApiHandler, RuntimeRoutes
 from lambda_sandbox.timers import TimerWheel
 
 log = logging.getLogger("lambda_sandbox")
@@ -41,6 +41,17 @@ ASYNC_RETRY_S = 0.05
 # own queue is far larger; a sandbox in one process must not grow without end.)
 ASYNC_QUEUE_LIMIT = 100
 ASYNC_QUEUE_BYTES = 16 * 1024 * 1024
+# A thread waiting in ``invoke`` gives up after the queue's limit and this much
+# more: a last line of defence against a bug, not a rule of the lifecycle.
+INVOKE_MARGIN_S = 10.0
+
+OnResult = Callable[[InvokeResult], None]
+
+
+class _Waiter(NamedTuple):
+    invocation: Invocation
+    on_result: OnResult
+    deadline: float
 
 
 class Sandbox:
@@ -65,19 +76,19 @@ class Sandbox:
                 config.max_connections,
             )
         )
-        # One lock for the pool's state, two conditions on it: a freed environment
-        # wakes one invoker waiting for it (``_freed``); a queued Event invocation
-        # wakes the Event workers (``_queued``, at most MAX_CONCURRENCY of them). (One
-        # condition for both, notified to all, woke every waiting thread for each
-        # invocation that ended: with 16 clients on 4 environments, a dozen
-        # threads took the GIL to find nothing free.)
+        # One lock for the pool's state. Invocations that find every environment
+        # busy wait in ``_waiters``, in order: an environment that frees goes to
+        # the first (on the loop's thread). A queued Event invocation wakes the
+        # Event workers (``_queued``, at most MAX_CONCURRENCY of them).
         self._lock = threading.Lock()
-        self._freed = threading.Condition(self._lock)
         self._queued = threading.Condition(self._lock)
+        self._waiters: Deque[_Waiter] = collections.deque()
         self._environments: List[ExecutionEnvironment] = []
-        self._servers: List[Server] = []
+        self._servers: List[LoopServer] = []
         self._busy: List[bool] = []
-        self._waiting = 0
+        # Every HTTP connection of the sandbox: the Invoke API's and each
+        # environment's Runtime API's.
+        self.loop = Loop()
         self._stopping = False
         self._async: Deque[Invocation] = collections.deque()
         self._attempts: Dict[str, int] = {}  # retries made, per failed Event request id
@@ -105,8 +116,10 @@ class Sandbox:
             log.info("stopping: %s", why)
             self._stopping = True
             environments = list(self._environments)
-            self._freed.notify_all()
+            waiters, self._waiters = list(self._waiters), collections.deque()
             self._queued.notify_all()
+        for waiter in waiters:
+            self._answer(waiter.on_result, _unavailable())
         for environment in environments:
             environment.stop(why)
         threading.Thread(
@@ -117,6 +130,7 @@ class Sandbox:
         for server in self._servers:
             server.shutdown()
             server.server_close()
+        self.loop.close()
 
     def _exit_when_all_stopped(self, environments: List[ExecutionEnvironment]) -> None:
         for environment in environments:
@@ -185,18 +199,108 @@ class Sandbox:
     # ------------------------------------------------------------ invoking
 
     def invoke(self, invocation: Invocation) -> InvokeResult:
-        """Run one invocation on a free environment; 429 when over capacity."""
-        index = self._acquire()
-        if isinstance(index, InvokeResult):
-            return index
-        try:
-            return self._environments[index].invoke(invocation)
-        finally:
-            with self._lock:
+        """Run one invocation and wait for its answer (not on the loop's thread)."""
+        done = threading.Event()
+        results: List[InvokeResult] = []
+
+        def on_result(result: InvokeResult) -> None:
+            results.append(result)
+            done.set()
+
+        self.submit(invocation, on_result)
+        bound = (
+            QUEUE_WAIT_LIMIT_S
+            + self.config.init_timeout_s
+            + self.config.timeout_s
+            + INVOKE_MARGIN_S
+        )
+        if not done.wait(bound):
+            log.error("no answer for %s within %.1f s", invocation.request_id, bound)
+            return service_error(500, "ServiceException", "the sandbox did not answer in time")
+        return results[0]
+
+    def submit(self, invocation: Invocation, on_result: OnResult) -> None:
+        """Run one invocation on a free environment; ``on_result`` gets its answer (429
+        when over capacity) once, on the loop's thread."""
+        with self._lock:
+            if self._stopping:
+                refusal: Optional[InvokeResult] = _unavailable()
+            else:
+                index_or_refusal = self._take_environment()
+                if isinstance(index_or_refusal, int):
+                    refusal = None
+                    index = index_or_refusal
+                elif index_or_refusal is not None:
+                    refusal = index_or_refusal
+                elif len(self._waiters) >= self.config.queue_limit:
+                    refusal = too_many_requests()
+                else:
+                    deadline = time.monotonic() + QUEUE_WAIT_LIMIT_S
+                    self._waiters.append(_Waiter(invocation, on_result, deadline))
+                    return
+        if refusal is not None:
+            self._answer(on_result, refusal)
+            return
+        self._run(index, invocation, on_result)
+
+    def _take_environment(self) -> "int | InvokeResult | None":
+        """A free environment marked busy, a new one if there is room, or None. Lock held."""
+        index = self._free_environment()
+        if index is None and len(self._environments) < self.config.max_concurrency:
+            try:
+                index = self._add_environment()
+            except OSError as exc:
+                log.error("could not start another environment: %s", exc)
+                return service_error(500, "ServiceException", str(exc))
+        if index is not None:
+            self._busy[index] = True
+        return index
+
+    def _run(self, index: int, invocation: Invocation, on_result: OnResult) -> None:
+        def answered() -> None:
+            # Under the environment's lock. On the loop's thread (the runtime's
+            # response, read there) the invoker's answer goes out at once, before
+            # the runtime's own answer and what follows it: the invoker can go on
+            # meanwhile. From another thread (a timeout, a crash) the loop answers.
+            if self.loop.in_loop():
+                assert invocation.result is not None
+                on_result(invocation.result)
+                self.loop.call_soon(lambda: self._free(index))
+            else:
+                self.loop.call_soon(lambda: self._finished(index, invocation, on_result))
+
+        self._environments[index].start_invoke(invocation, answered)
+
+    def _finished(self, index: int, invocation: Invocation, on_result: OnResult) -> None:
+        """The loop's thread: answer the invoker, then free the environment."""
+        assert invocation.result is not None
+        on_result(invocation.result)
+        self._free(index)
+
+    def _free(self, index: int) -> None:
+        """The loop's thread: give the environment to the first invocation waiting
+        for one (or mark it free)."""
+        now = time.monotonic()
+        expired: List[_Waiter] = []
+        with self._lock:
+            waiter = None
+            while self._waiters and not self._stopping:
+                candidate = self._waiters.popleft()
+                if candidate.deadline <= now:
+                    expired.append(candidate)  # the backstop: never reached in practice
+                    continue
+                waiter = candidate
+                break
+            if waiter is None:
                 self._busy[index] = False
-                # One waiter: whoever wakes takes a free environment before
-                # anything else (``_acquire``), so the wake-up is never lost.
-                self._freed.notify()
+        for late in expired:
+            late.on_result(too_many_requests())
+        if waiter is not None:
+            self._run(index, waiter.invocation, waiter.on_result)
+
+    def _answer(self, on_result: OnResult, result: InvokeResult) -> None:
+        """``on_result`` on the loop's thread."""
+        self.loop.call_soon(lambda: on_result(result))
 
     def invoke_later(self, invocation: Invocation) -> Optional[InvokeResult]:
         """An ``Event`` invocation: None when accepted (it runs when an environment is
@@ -213,33 +317,6 @@ class Sandbox:
             self._async.append(invocation)
             self._queued.notify_all()
             return None
-
-    def _acquire(self) -> "int | InvokeResult":
-        deadline = time.monotonic() + QUEUE_WAIT_LIMIT_S
-        with self._lock:
-            while True:
-                if self._stopping:
-                    return _unavailable()
-                index = self._free_environment()
-                if index is None and len(self._environments) < self.config.max_concurrency:
-                    try:
-                        index = self._add_environment()
-                    except OSError as exc:
-                        log.error("could not start another environment: %s", exc)
-                        return service_error(500, "ServiceException", str(exc))
-                if index is not None:
-                    self._busy[index] = True
-                    return index
-                if self._waiting >= self.config.queue_limit:
-                    return too_many_requests()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return too_many_requests()
-                self._waiting += 1
-                try:
-                    self._freed.wait(remaining)
-                finally:
-                    self._waiting -= 1
 
     def _free_environment(self) -> Optional[int]:
         """A free environment, warm ones first (as Lambda reuses warm ones)."""
@@ -261,17 +338,16 @@ class Sandbox:
             self._timers,
         )
         port = self.config.runtime_api_port
-        server = Server(
+        server = LoopServer(
+            self.loop,
             (self.config.runtime_api_host, port + index if port else 0),
             RuntimeApiHandler,
             environment,
+            RuntimeRoutes(environment, self.loop),
             self.config.client_timeout_s,
             self.connections,
         )
         environment.runtime_api_address = server.address
-        threading.Thread(
-            target=server.serve_forever, args=(0.1,), name=f"runtime-api-{index}", daemon=True
-        ).start()
         self._environments.append(environment)
         self._servers.append(server)
         self._busy.append(False)
@@ -294,8 +370,7 @@ class Sandbox:
                     return
             if result.status == 429:
                 # Nothing lost: an Event invocation over capacity waits its turn
-                # (a while, not for ``_freed``: a wake-up meant for an invoker
-                # waiting in ``_acquire`` must not end here).
+                # (a while, then it is submitted again).
                 with self._lock:
                     self._async.appendleft(invocation)
                     self._queued.wait(ASYNC_RETRY_S)

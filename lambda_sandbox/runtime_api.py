@@ -1,15 +1,22 @@
 """The Runtime API and the Extensions API, on one port, as thin HTTP shells
-around one execution environment's driver (which owns the rules)."""
+around one execution environment's driver (which owns the rules).
+
+A runtime's ``next`` and its response, on every warm invoke, are answered on
+the HTTP loop's thread (``RuntimeRoutes``); every other request, and these
+when unusual, by the threaded handler (``RuntimeApiHandler``) the loop hands
+them to."""
 
 from __future__ import annotations
 
 import json
 import re
 import uuid
-from typing import TYPE_CHECKING, Any, Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
-from lambda_sandbox.invocations import MAX_PAYLOAD_BYTES
+from lambda_sandbox.http_loop import Connection, FastRoutes, Loop, Request
+from lambda_sandbox.http_request import Fields
+from lambda_sandbox.invocations import MAX_PAYLOAD_BYTES, RuntimeDelivery
 from lambda_sandbox.lifecycle import Refused
 from lambda_sandbox.telemetry_subscription import LOGS, TELEMETRY
 
@@ -24,7 +31,7 @@ SMALL_BODY_BYTES = 1024 * 1024  # error reports and registrations
 class RuntimeApiHandler(Handler):
     @property
     def environment(self) -> ExecutionEnvironment:
-        return self.server.context  # type: ignore[attr-defined, no-any-return]
+        return self.server.context  # type: ignore[no-any-return]
 
     def do_GET(self) -> None:
         self._route("GET")
@@ -61,7 +68,7 @@ class RuntimeApiHandler(Handler):
         self._error(404, "NotFound", f"no such endpoint: {path}")
 
     def _error(self, status: int, error_type: str, message: str) -> None:
-        self.send_json(status, {"errorType": error_type, "errorMessage": message})
+        self.send(status, error_answer(error_type, message))
 
     def _accepted(self) -> None:
         self.send_json(202, {"status": "OK"})
@@ -74,18 +81,7 @@ class RuntimeApiHandler(Handler):
             self.close_connection = True
             self._error(500, "Sandbox.EnvironmentReset", "the execution environment was reset")
             return
-        invocation = delivery.invocation
-        headers = {
-            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-            "Lambda-Runtime-Deadline-Ms": str(delivery.deadline_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": delivery.function_arn,
-            "Lambda-Runtime-Trace-Id": invocation.trace_id,
-        }
-        if invocation.client_context is not None:
-            headers["Lambda-Runtime-Client-Context"] = invocation.client_context
-        if invocation.cognito_identity is not None:
-            headers["Lambda-Runtime-Cognito-Identity"] = invocation.cognito_identity
-        self.send(200, invocation.payload, headers)
+        self.send(200, delivery.invocation.payload, next_headers(delivery))
 
     def runtime_response(self, request_id: str) -> None:
         try:
@@ -180,6 +176,100 @@ class RuntimeApiHandler(Handler):
                 "missing header Lambda-Extension-Function-Error-Type",
             )
         return error_type
+
+
+def next_headers(delivery: RuntimeDelivery) -> Dict[str, str]:
+    """The fields of ``next``'s answer: the invocation's id, deadline, ARN and trace."""
+    invocation = delivery.invocation
+    headers = {
+        "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+        "Lambda-Runtime-Deadline-Ms": str(delivery.deadline_ms),
+        "Lambda-Runtime-Invoked-Function-Arn": delivery.function_arn,
+        "Lambda-Runtime-Trace-Id": invocation.trace_id,
+    }
+    if invocation.client_context is not None:
+        headers["Lambda-Runtime-Client-Context"] = invocation.client_context
+    if invocation.cognito_identity is not None:
+        headers["Lambda-Runtime-Cognito-Identity"] = invocation.cognito_identity
+    return headers
+
+
+def error_answer(error_type: str, message: str) -> bytes:
+    """The Runtime API's error body."""
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode("utf-8")
+
+
+_ACCEPTED = json.dumps({"status": "OK"}).encode("utf-8")
+_NEXT_PATH = RUNTIME + "/invocation/next"
+_RESPONSE_PATH = re.compile(RUNTIME + "/invocation/([A-Za-z0-9._:-]+)/response")
+
+
+class RuntimeRoutes(FastRoutes):
+    """What the loop answers itself: a runtime's ``next`` (answered once an
+    invocation is delivered) and its response (the invoker is answered first),
+    each as ``RuntimeApiHandler`` answers it. A ``next`` with a body, a
+    response past the payload limit and every other route are handed off."""
+
+    def __init__(self, environment: ExecutionEnvironment, loop: Loop) -> None:
+        self.environment = environment
+        self.loop = loop
+
+    def body_limit(self, command: str, path: str, fields: Fields) -> Optional[int]:
+        if command == "GET" and path == _NEXT_PATH:
+            return 0
+        if command == "POST" and _RESPONSE_PATH.fullmatch(path):
+            return MAX_PAYLOAD_BYTES
+        return None
+
+    def serve(self, request: Request, exchange: Connection) -> None:
+        if request.command == "GET":
+            self._next(exchange)
+            return
+        match = _RESPONSE_PATH.fullmatch(request.path)
+        assert match is not None  # body_limit took only these
+        try:
+            self.environment.runtime_response(match.group(1), request.body)
+        except Refused as refused:
+            exchange.reply(
+                refused.status,
+                error_answer(refused.error_type, refused.message),
+            )
+            return
+        exchange.reply(202, _ACCEPTED)
+
+    def _next(self, exchange: Connection) -> None:
+        loop = self.loop
+
+        def deliver(delivery: Optional[RuntimeDelivery]) -> None:
+            # Under the mailbox's lock (and the environment's, when an invoke
+            # delivers it): on the loop's thread the answer goes out at once, so
+            # the runtime starts while the rest of the delivery is done.
+            if loop.in_loop():
+                _answer_next(exchange, delivery)
+            else:
+                loop.call_soon(lambda: _answer_next(exchange, delivery))
+
+        try:
+            give_up = self.environment.runtime_next_later(deliver)
+        except Refused as refused:
+            exchange.reply(
+                refused.status,
+                error_answer(refused.error_type, refused.message),
+            )
+            return
+        if exchange.pending:  # not answered from the mailbox already
+            exchange.on_gone = give_up
+
+
+def _answer_next(exchange: Connection, delivery: Optional[RuntimeDelivery]) -> None:
+    if delivery is None:
+        exchange.keep_alive = False
+        exchange.reply(
+            500,
+            error_answer("Sandbox.EnvironmentReset", "the execution environment was reset"),
+        )
+        return
+    exchange.reply(200, delivery.invocation.payload, next_headers(delivery))
 
 
 def _parse_events(body: bytes) -> List[str]:

@@ -137,7 +137,11 @@ def _profile_table(b: Mapping[str, Any]) -> Table:
     ]  # fmt: skip
     named = sum(row["share_of_cpu"] for _, row in parts)
     rows.append(
-        ["  the rest (servers' loops, threads, sockets)", f"{max(0.0, 1 - named):.0%}", "—"]
+        [
+            "  the rest (the loop's dispatch, the driver, the pool)",
+            f"{max(0.0, 1 - named):.0%}",
+            "—",
+        ]
     )
     return Table(
         f"Where a warm invoke's time goes (CPU ms per invoke; {b.get('invokes', '?')} invokes, "
@@ -257,8 +261,9 @@ def _switches_note(switches: Optional[Mapping[str, Any]]) -> List[str]:
         f"Context switches per invoke, all the sandbox's threads together "
         f"(/proc/<pid>/task/*/status around the unprofiled invokes): "
         f"{switches.get('voluntary', '?')} voluntary, {switches.get('involuntary', '?')} "
-        "involuntary. Each hand-over between the sandbox's threads (a connection's thread "
-        "waking another's, the GIL passing between them) is one or two of them."
+        "involuntary. The HTTP loop's thread sleeps in select between a request and the "
+        "next: one voluntary switch each; a hand-over to another thread (a timer, an "
+        "output pump) is one or two more."
     ]
 
 

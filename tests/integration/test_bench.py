@@ -204,7 +204,7 @@ def test_the_profile_says_where_a_warm_invokes_time_goes() -> None:
     assert 0.3 < sum(shares) <= 1.0
     assert figures["sandbox_cpu_ms_per_invoke"] > 0 and figures["runtime_cpu_ms_per_invoke"] > 0
     assert figures["latency"]["n"] == 200 and figures["duration_ms_p50"] > 0
-    # Every invoke wakes at least the threads of its two connections.
+    # The loop's thread sleeps in select at least for the invoke and the runtime's answer.
     assert figures["context_switches_per_invoke"]["voluntary"] >= 2
     # The behaviour alone costs something, and less than the whole sandbox spends.
     floor_ms = figures["behaviour_floor_us"]["total"] / 1000
