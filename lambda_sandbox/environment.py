@@ -511,7 +511,7 @@ class ExecutionEnvironment:
                     trace,
                 ),
             )
-        if self._current is not None:
+        if self._current is not None and self._current.ended is not None:
             self._current.ended.set()
         self._current = None
         self._log_lines = None
@@ -535,7 +535,6 @@ class ExecutionEnvironment:
             timeout_s=self.config.timeout_s,
             now_s=time.time(),
         )
-        invocation.done.set()
         if invocation.answered is not None:
             invocation.answered()
 

@@ -27,7 +27,8 @@ def trace_id(epoch_s: float, root_hex: str, parent_hex: str) -> str:
 
 def new_trace_id() -> str:
     """A fresh trace header, for an invocation whose invoker gave none."""
-    return trace_id(time.time(), os.urandom(12).hex(), os.urandom(8).hex())
+    random_hex = os.urandom(20).hex()
+    return trace_id(time.time(), random_hex[:24], random_hex[24:])
 
 
 @dataclass(frozen=True)
@@ -46,17 +47,23 @@ class Invocation:
     # Every invocation has one (the runtime gets it as Lambda-Runtime-Trace-Id,
     # and awslambdaric sets _X_AMZN_TRACE_ID from it); an invoker's own wins.
     trace_id: str = field(default_factory=new_trace_id)
-    done: threading.Event = field(default_factory=threading.Event)
     result: Optional[InvokeResult] = None
     # Called (under the environment's lock) once ``result`` is set: it hands the
-    # answer on, to the HTTP loop's thread.
+    # answer on (to the HTTP loop's thread, or to a thread waiting in ``invoke``).
     answered: Optional[Callable[[], None]] = None
     runtime_body: bytes = b""
     function_error_type: Optional[str] = None
-    # Set when the invocation has ended (runtime and extensions back at next),
-    # after the console's END and REPORT lines: what a Tail log waits for.
-    ended: threading.Event = field(default_factory=threading.Event)
-    log_lines: "LogTail" = field(default_factory=lambda: LogTail())
+    # Only for a Tail log (``tailed``): the invocation's log lines, and the event
+    # set when the invocation has ended (runtime and extensions back at next,
+    # after the console's END and REPORT lines), which the Tail waits for.
+    log_lines: Optional["LogTail"] = None
+    ended: Optional[threading.Event] = None
+
+    def tailed(self) -> "Invocation":
+        """Keep this invocation's log for a Tail (before it runs)."""
+        self.log_lines = LogTail()
+        self.ended = threading.Event()
+        return self
 
 
 def retry_of(invocation: "Invocation") -> "Invocation":

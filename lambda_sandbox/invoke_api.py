@@ -91,8 +91,12 @@ class InvokeApiHandler(Handler):
         early = answer_without_running(self.sandbox, invocation, invocation_type)
         if early is not None:
             return early
+        if log_type == "Tail":
+            invocation.tailed()
         result = with_request_id(self.sandbox.invoke(invocation), invocation)
-        if log_type == "Tail" and result.status == 200:
+        if invocation.ended is not None and invocation.log_lines is not None:
+            if result.status != 200:
+                return result
             # Lambda's tail ends with the END and REPORT lines, written once the
             # runtime is back at next: wait for that, briefly.
             invocation.ended.wait(TAIL_WAIT_S)

@@ -141,3 +141,56 @@ def test_a_bad_field_line_in_a_section_is_a_400() -> None:
     with pytest.raises(BadRequest) as bad:
         parse_fields(b"A: 1\r\nContent-Length : 7\r\n")
     assert bad.value.status == 400
+
+
+def _outcome(parse, section: bytes):  # type: ignore[no-untyped-def]
+    try:
+        fields = parse(section)
+    except BadRequest as bad:
+        return ("refused", bad.status, bad.message)
+    return sorted(fields._by_name.items())
+
+
+# Field lines built from parts, mostly well formed, the odd ones included:
+# folding, spaces and tabs around names and values, CR and NUL inside, bare
+# LF, doubled CR, Latin-1, long values, a last line without its end.
+_NAMES = ([b"Host", b"content-length", b"X-A", b"x-a", b"A"], [b"B@d", b"", b" A", b"\tA", b"A "])
+_SEPARATORS = ([b":", b": ", b":\t", b":  \t "], [b"", b" :"])
+_VALUES = ([b"v", b"1", b" v ", b"a b", b"a\tb", b"\xe9", b"", b"x" * 300], [b"x\x00y", b"x\ry"])
+_ENDS = ([b"\r\n", b"\n", b" \r\n", b"\t\n"], [b"\r\r\n", b""])
+
+
+def _random_section(rng) -> bytes:  # type: ignore[no-untyped-def]
+    def part(kinds):  # type: ignore[no-untyped-def]
+        usual, odd = kinds
+        return rng.choice(usual if rng.random() < 0.9 else odd)
+
+    return b"".join(
+        part(_NAMES) + part(_SEPARATORS) + part(_VALUES) + part(_ENDS)
+        for _ in range(rng.randint(1, 6))
+    )
+
+
+def test_the_two_search_parse_of_a_section_answers_as_the_line_by_line_parse() -> None:
+    import random
+
+    from lambda_sandbox.http_request import _WELL_FORMED, _parse_fields_line_by_line
+
+    rng = random.Random(16)
+    sections = [
+        b"Host: x\r\nContent-Length: 2\r\n",
+        b"A:1\nB:  2 \t\r\n",
+        b"A: 1\r\n B: folded\r\n",
+        b"A: 1\r\r\n",
+        b"A: x\x00y\r\n",
+        b"".join(b"X-%d: v\r\n" % i for i in range(MAX_FIELDS + 1)),
+        b"A: " + b"v" * 70000 + b"\r\n",
+    ]
+    sections += [_random_section(rng) for _ in range(5000)]
+    # Both kinds are many: the two searches take these, the line-by-line parse those.
+    taken = sum(_WELL_FORMED.fullmatch(section) is not None for section in sections)
+    assert 500 < taken < len(sections) - 500
+    for section in sections:
+        assert _outcome(parse_fields, section) == _outcome(
+            lambda s: _parse_fields_line_by_line(s, Fields()), section
+        ), section
