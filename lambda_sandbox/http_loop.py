@@ -93,6 +93,9 @@ class Loop:
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._closed = False
         self.servers: List[LoopServer] = []
+        # Connections the loop serves now: while there are any, it wakes every
+        # SWEEP_S to close those past their deadline.
+        self.open_connections = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -144,7 +147,7 @@ class Loop:
             if self._ready:
                 timeout = 0.0
             else:
-                due = next_sweep if self._has_deadlines() else None
+                due = next_sweep if self.open_connections else None
                 if self._timers and (due is None or self._timers[0][0] < due):
                     due = self._timers[0][0]
                 if due is not None:
@@ -180,9 +183,6 @@ class Loop:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    def _has_deadlines(self) -> bool:
-        return any(server.connections_open() for server in self.servers)
-
     @staticmethod
     def _guarded(callback: Callable[..., None], *args: Any) -> None:
         try:
@@ -215,7 +215,9 @@ class FastRoutes:
 
 class _Head(NamedTuple):
     size: int  # request line and header section, blank line included
-    request: Request  # its body still empty
+    command: str
+    path: str
+    fields: http_request.Fields
     length: int  # the body's
     keep_alive: bool
 
@@ -333,7 +335,7 @@ class Connection:
         self.pending = True
         self.keep_alive = head.keep_alive
         self.deadline = None
-        self.server.routes.serve(head.request._replace(body=body), self)
+        self.server.routes.serve(Request(head.command, head.path, head.fields, body), self)
         return _SERVED
 
     def _parse_head(self) -> "_Head | int":
@@ -373,7 +375,7 @@ class Connection:
             keep_alive = False
         elif connection == "keep-alive":
             keep_alive = True
-        return _Head(stop + skip, Request(line.command, path, fields, b""), length, keep_alive)
+        return _Head(stop + skip, line.command, path, fields, length, keep_alive)
 
     # -- answers -------------------------------------------------------------------
 
@@ -559,6 +561,7 @@ class LoopServer:
     def _adopt(self, sock: socket.socket, client: Any, buffered: bytes) -> None:
         connection = Connection(self, sock, client)
         self._conns.add(connection)
+        self.loop.open_connections += 1
         self.loop.register(sock, selectors.EVENT_READ, connection.on_event)
         if buffered:
             connection.buf += buffered
@@ -572,21 +575,23 @@ class LoopServer:
             self.connections.mark(sock, idle)
 
     def forget(self, connection: Connection) -> None:
-        self._conns.discard(connection)
-        self.loop.unregister(connection.sock)
+        self._release(connection)
         if self.connections is not None:
             self.connections.forget(connection.sock)
 
-    def connections_open(self) -> bool:
-        return bool(self._conns)
+    def _release(self, connection: Connection) -> None:
+        """The loop is done with ``connection`` (closed, or handed off)."""
+        if connection in self._conns:
+            self._conns.discard(connection)
+            self.loop.open_connections -= 1
+        self.loop.unregister(connection.sock)
 
     # -- hand-off --------------------------------------------------------------------
 
     def hand_off(self, connection: Connection) -> None:
         """Serve the connection's next request on a thread of its own, with the
         threaded handler; the connection comes back to the loop after it."""
-        self._conns.discard(connection)
-        self.loop.unregister(connection.sock)
+        self._release(connection)
         connection.closed = True  # the loop is done with this object
         sock, buffered = connection.sock, bytes(connection.buf)
         thread = threading.Thread(

@@ -138,11 +138,12 @@ class Fields:
         return sum(len(values) for values in self._by_name.values())
 
 
-# A section of nothing but well-formed field lines, each ending in LF (CR LF):
-# what ``parse_fields`` takes in two searches instead of a call per line. A
-# section it does not match is parsed line by line (and perhaps refused).
-_WELL_FORMED = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[ \t]*[^\x00\r\n]*\r?\n)*")
-_FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00\r\n]*?)[ \t]*\r?\n")
+# A well-formed field line, from the start of a line to its LF (CR LF): a section
+# whose every line is one (as many matches as LFs, and nothing after the last)
+# is parsed in one search instead of a call per line. Any other section is
+# parsed line by line (and perhaps refused). The value keeps its trailing
+# blanks here; they are stripped after.
+_FIELD_LINE = re.compile(rb"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00\r\n]*)\r?\n", re.M)
 
 
 def parse_fields(section: bytes) -> Fields:
@@ -153,13 +154,13 @@ def parse_fields(section: bytes) -> Fields:
     fields = Fields()
     if not section:
         return fields
-    if len(section) < MAX_LINE and _WELL_FORMED.fullmatch(section):
-        pairs = _FIELD.findall(section)
-        if len(pairs) <= MAX_FIELDS:
+    if len(section) < MAX_LINE and section.endswith(b"\n"):
+        pairs = _FIELD_LINE.findall(section)
+        if len(pairs) == section.count(b"\n") and len(pairs) <= MAX_FIELDS:
             by_name = fields._by_name
             for name, value in pairs:
                 key = name.decode("ascii").lower()
-                text = value.decode("iso-8859-1")
+                text = value.rstrip(b" \t").decode("iso-8859-1")
                 values = by_name.get(key)
                 if values is None:
                     by_name[key] = [text]

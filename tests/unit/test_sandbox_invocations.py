@@ -1,11 +1,13 @@
-"""An invocation always carries a trace id, in Lambda's format."""
+"""An invocation always carries a trace id, in Lambda's format, and a request id that
+is a random UUID."""
 
 from __future__ import annotations
 
 import re
 import time
+import uuid
 
-from lambda_sandbox.invocations import Invocation, new_trace_id, trace_id
+from lambda_sandbox.invocations import Invocation, new_request_id, new_trace_id, trace_id
 
 TRACE_ID = re.compile(r"Root=1-([0-9a-f]{8})-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0")
 
@@ -29,3 +31,12 @@ def test_every_invocation_has_its_own_trace_id_unless_given_one() -> None:
     assert TRACE_ID.fullmatch(first.trace_id) and TRACE_ID.fullmatch(second.trace_id)
     assert first.trace_id != second.trace_id
     assert Invocation("r3", b"{}", trace_id="Root=1-given").trace_id == "Root=1-given"
+
+
+def test_a_request_id_is_a_version_4_uuid_as_uuid4_writes_it() -> None:
+    ids = [new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for request_id in ids:
+        parsed = uuid.UUID(request_id)
+        assert str(parsed) == request_id
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
