@@ -89,6 +89,7 @@ def test_what_the_writer_encodes_the_reader_parses() -> None:
         {"signal": "SIGTERM", "pid": 7, "ratio": 0.1, "names": ["a", "b"], "none": None},
         {"line": 'caf\u00e9 "quoted" \n', "at": Path("/x")},  # default=str
         {"ts": "a field that clashes with a leading one"},
+        {"nested": {"a": [1.5, float("inf"), -0.0, True], "b": {"c": None}}, "big": 10**20},
     ],
 )
 def test_a_line_is_the_whole_record_encoded_at_once(fields: Dict[str, Any]) -> None:
