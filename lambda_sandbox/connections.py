@@ -1,6 +1,7 @@
 """A bound on the connections the sandbox's HTTP servers hold open at once.
 
-Every connection costs a file descriptor and a thread until it closes. Without
+Every connection costs a file descriptor until it closes (and a thread while
+a request of its is handed off by the HTTP loop, ``http_loop``). Without
 a bound, idle connections exhaust the descriptors (RLIMIT_NOFILE): accept()
 then fails with EMFILE, the listening socket stays readable, and the server
 loop spins without serving anyone, the Runtime API included (issue 17).
@@ -33,7 +34,8 @@ log = logging.getLogger("lambda_sandbox.http")
 # processes' output pipes and process handles.
 RESERVED_FDS = 32
 PER_ENVIRONMENT_FDS = 16
-# Above this, threads (one per connection) would cost more than descriptors.
+# Above this, a handed-off request's thread could meet a descriptor past
+# select()'s FD_SETSIZE (it looks whether a waiting client went away).
 MOST_CONNECTIONS = 1024
 FEWEST_CONNECTIONS = 8
 

@@ -1,10 +1,11 @@
 """The driver: carries out the lifecycle machine's actions with real I/O.
 
-HTTP handler threads, the reaper and timers all come here; every call feeds
-one event to the machine under one lock and executes the actions it returns
-(spawn, deliver, signal, answer, log). Blocking waits (a runtime or extension
-parked in next, an invoker waiting for its result) happen outside the lock,
-on per-party mailboxes and per-invocation results.
+The HTTP loop (and the threads of the requests it hands off), the reaper and
+timers all come here; every call feeds one event to the machine under one lock
+and executes the actions it returns (spawn, deliver, signal, answer, log).
+Waits (a runtime or extension parked in next, an invoker waiting for its
+result) happen outside the lock: on per-party mailboxes, blocking or with a
+callback for the loop, and through each invocation's ``answered`` callback.
 """
 
 from __future__ import annotations
