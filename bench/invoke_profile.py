@@ -62,7 +62,7 @@ PARTS: Tuple[Tuple[str, Tuple[Tuple[str, str], ...]], ...] = (
     (
         "reading requests (request line, headers, body)",
         (
-            ("lambda_sandbox/http_loop.py", "_parse_head"),
+            ("lambda_sandbox/http_connection.py", "_parse_head"),
             ("~", "<method 'recv' of '_socket.socket' objects>"),
         ),
     ),
@@ -70,8 +70,8 @@ PARTS: Tuple[Tuple[str, Tuple[Tuple[str, str], ...]], ...] = (
         "writing answers (status, headers, body)",
         (
             ("lambda_sandbox/http_common.py", "encode_answer"),
-            ("lambda_sandbox/http_loop.py", "_write"),
-            ("lambda_sandbox/http_loop.py", "_flush"),
+            ("lambda_sandbox/http_connection.py", "_write"),
+            ("lambda_sandbox/http_connection.py", "_flush"),
         ),
     ),
     ("waiting for sockets (the loop's select)", (("selectors.py", "select"),)),

@@ -22,7 +22,7 @@ from lambda_sandbox import hardening, managed
 from lambda_sandbox.config import SECRET_VARIABLES, ConfigError, load_config
 from lambda_sandbox.console import Console
 from lambda_sandbox.eventlog import EventLog, Kind
-from lambda_sandbox.http_loop import LoopServer
+from lambda_sandbox.http_server import LoopServer
 from lambda_sandbox.invoke_api import InvokeApiHandler, InvokeRoutes
 from lambda_sandbox.pool import Sandbox
 from lambda_sandbox.processes import signal_name

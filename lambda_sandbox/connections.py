@@ -1,7 +1,7 @@
 """A bound on the connections the sandbox's HTTP servers hold open at once.
 
 Every connection costs a file descriptor until it closes (and a thread while
-a request of its is handed off by the HTTP loop, ``http_loop``). Without
+a request of its is handed off by the HTTP loop, ``http_server``). Without
 a bound, idle connections exhaust the descriptors (RLIMIT_NOFILE): accept()
 then fails with EMFILE, the listening socket stays readable, and the server
 loop spins without serving anyone, the Runtime API included (issue 17).

@@ -1,5 +1,5 @@
 """What the sandbox's HTTP servers share: the answer's encoding, and the threaded
-handler that serves a request the loop (``http_loop``) hands off."""
+handler that serves a request the loop (``http_server``) hands off."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def encode_answer(
 
 
 class Handler:
-    """One request the loop handed off (``http_loop``), served on the handed-off
+    """One request the loop handed off (``http_server``), served on the handed-off
     connection's own thread, blocking.
 
     What http.server's BaseHTTPRequestHandler does, with less work per request:

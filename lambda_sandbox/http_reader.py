@@ -113,7 +113,7 @@ class DeadlineReader:
     def close(self) -> None:
         self.closed = True
 
-    # -- the loop's hand-off (``http_loop``) ------------------------------------
+    # -- the loop's hand-off (``http_server``) ------------------------------------
 
     def feed(self, data: bytes) -> None:
         """Bytes the loop read before it handed the connection off: read first."""

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 from lambda_sandbox.config import Config
 from lambda_sandbox.header_values import client_context_header, trace_id_header
 from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
-from lambda_sandbox.http_loop import Connection, FastRoutes, Request
+from lambda_sandbox.http_connection import Connection, FastRoutes, Request
 from lambda_sandbox.http_request import Fields
 from lambda_sandbox.invocations import (
     MAX_ASYNC_PAYLOAD_BYTES,

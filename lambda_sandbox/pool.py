@@ -25,7 +25,8 @@ from lambda_sandbox.connections import ConnectionTable, connection_limit
 from lambda_sandbox.console import Console
 from lambda_sandbox.environment import ExecutionEnvironment
 from lambda_sandbox.eventlog import EventLog, Kind
-from lambda_sandbox.http_loop import Loop, LoopServer
+from lambda_sandbox.http_loop import Loop
+from lambda_sandbox.http_server import LoopServer
 from lambda_sandbox.invocations import Invocation, InvokeResult, retry_of, service_error
 from lambda_sandbox.processes import Child, Supervisor
 from lambda_sandbox.runtime_api import RuntimeApiHandler, RuntimeRoutes

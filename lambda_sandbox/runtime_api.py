@@ -14,7 +14,8 @@ import uuid
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
-from lambda_sandbox.http_loop import Connection, FastRoutes, Loop, Request
+from lambda_sandbox.http_connection import Connection, FastRoutes, Request
+from lambda_sandbox.http_loop import Loop
 from lambda_sandbox.http_request import Fields
 from lambda_sandbox.invocations import MAX_PAYLOAD_BYTES, RuntimeDelivery
 from lambda_sandbox.lifecycle import Refused

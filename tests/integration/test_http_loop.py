@@ -1,8 +1,8 @@
-"""The HTTP loop (lambda_sandbox.http_loop), on loopback sockets: it answers its
-fast routes itself, now or later, in order; it hands every other request to
-the threaded handler and takes the connection back; it keeps the client
-timeout, gives up a waiting request whose client went away, and stops without
-leaving a client unanswered."""
+"""The HTTP loop (lambda_sandbox.http_server, its connections and loop), on loopback
+sockets: it answers its fast routes itself, now or later, in order; it hands
+every other request to the threaded handler and takes the connection back; it
+keeps the client timeout, gives up a waiting request whose client went away,
+and stops without leaving a client unanswered."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import pytest
 
 from lambda_sandbox.connections import ConnectionTable
 from lambda_sandbox.http_common import BadBody, BodyTooLarge, Handler
-from lambda_sandbox.http_loop import Connection, FastRoutes, Loop, LoopServer, Request
+from lambda_sandbox.http_connection import Connection, FastRoutes, Request
+from lambda_sandbox.http_loop import Loop
 from lambda_sandbox.http_request import Fields
+from lambda_sandbox.http_server import LoopServer
 
 
 class Routes(FastRoutes):

@@ -15,10 +15,10 @@ def row(cumulative: float) -> tuple:
 
 def test_each_part_sums_the_cumulative_time_of_its_functions() -> None:
     stats = {
-        (f"{SANDBOX}/http_loop.py", 339, "_parse_head"): row(0.30),
+        (f"{SANDBOX}/http_connection.py", 139, "_parse_head"): row(0.30),
         ("~", 0, "<method 'recv' of '_socket.socket' objects>"): row(0.05),
         (f"{SANDBOX}/http_common.py", 116, "encode_answer"): row(0.15),
-        (f"{SANDBOX}/http_loop.py", 410, "_write"): row(0.05),
+        (f"{SANDBOX}/http_connection.py", 210, "_write"): row(0.05),
         (f"{SANDBOX}/eventlog.py", 304, "write"): row(0.10),
         ("/usr/lib/python3.11/http/server.py", 267, "parse_request"): row(9.0),  # not ours
         (f"{SANDBOX}/other.py", 1, "_write"): row(9.0),  # same name, another file
