@@ -90,6 +90,7 @@ class Connection:
         self.keep_alive = True
         self.close_after = False
         self.closed = False
+        self.eof = False  # the client has ended its side: nothing more to read
         self.deadline: Optional[float] = None
         # Called if the client goes away while its answer is pending.
         self.on_gone: Optional[Callable[[], None]] = None
@@ -114,8 +115,11 @@ class Connection:
             except OSError:
                 peeked = b""
             if not peeked:
-                self.close()
-                return
+                if self.on_gone is not None:
+                    self.close()  # a waiting next: its client went away, it gives up
+                    return
+                # An invoke whose client ended its side: it still gets its answer.
+                self.eof = True
             self._want(write=bool(self.out), read=False)  # a pipelined request waits
             return
         try:
@@ -125,12 +129,11 @@ class Connection:
         except OSError:
             chunk = b""
         if not chunk:
-            if self.buf:
-                # The client ended its side mid-request: the threaded handler
-                # gives that request the answer it gives a cut-off one.
-                self.server.hand_off(self)
-            else:
-                self.close()
+            # The client has sent all it will: nothing more to read (a socket at
+            # its end stays readable), what it sent is still answered.
+            self.eof = True
+            self._want(write=bool(self.out), read=False)
+            self._finish_input()
             return
         if not self.buf:
             self._begin()
@@ -151,22 +154,37 @@ class Connection:
     # -- requests ------------------------------------------------------------------
 
     def serve(self) -> None:
-        """Take every complete request the buffer holds, while nothing is pending."""
+        """Take every complete request the buffer holds, one at a time: the next only
+        once the last one's answer has gone out whole."""
         if self._serving:
             return
         self._serving = True
         try:
-            while self.buf and not self.pending and not self.closed:
+            while self.buf and not self.pending and not self.out and not self.closed:
                 outcome = self._take_request()
-                if outcome == _WAIT:
+                if outcome == _WAIT and not self.eof:
                     return
-                if outcome == _HAND_OFF:
+                if outcome != _SERVED:
+                    # Or cut off by the client's end: the threaded handler gives a
+                    # cut-off request the answer it gives one.
                     self.server.hand_off(self)
                     return
         finally:
             self._serving = False
-        if not self.buf and not self.pending and not self.closed:
+        if self.eof:
+            self._finish_input()
+        elif not self.buf and not self.pending and not self.closed:
             self._idle()
+
+    def _finish_input(self) -> None:
+        """After the client's end: serve what it sent; close once nothing is left to
+        answer or write."""
+        if self.closed or self.pending or self.out:
+            return  # the answer, or the end of its write, comes back here
+        if self.buf:
+            self.serve()
+        else:
+            self.close()
 
     def _take_request(self) -> int:
         head = self.head
@@ -247,12 +265,12 @@ class Connection:
         self._write(encode_answer(status, body, headers, content_type, close))
         if self.closed or close:
             return
-        if self.buf:
+        if self.buf or self.eof:
             self._begin()
             self.server.loop.call_soon(self.serve)
         else:
             self._idle()
-        self._want(write=bool(self.out), read=True)
+        self._want(write=bool(self.out), read=not self.eof)
 
     def _write(self, data: bytes) -> None:
         if self.out:
@@ -285,7 +303,9 @@ class Connection:
         if self.close_after:
             self.close()
             return
-        self._want(write=False, read=True)
+        self._want(write=False, read=not self.eof)
+        if self.buf or self.eof:
+            self.serve()  # what came while the answer was going out
 
     def _want(self, write: bool, read: bool) -> None:
         events = (selectors.EVENT_WRITE if write else 0) | (selectors.EVENT_READ if read else 0)

@@ -32,8 +32,10 @@ class Routes(FastRoutes):
         self.gone: List[str] = []
 
     def body_limit(self, command: str, path: str, fields: Fields) -> Optional[int]:
-        if (command, path) in (("GET", "/now"), ("GET", "/later")):
+        if (command, path) in (("GET", "/now"), ("GET", "/later"), ("GET", "/big")):
             return 0
+        if (command, path) == ("POST", "/slow"):
+            return 1024
         if (command, path) == ("POST", "/echo"):
             return 1024
         return None
@@ -42,6 +44,12 @@ class Routes(FastRoutes):
         if request.path == "/later":
             self.waiting.append(exchange)
             exchange.on_gone = lambda: self.gone.append(request.path)
+            return
+        if request.path == "/slow":  # answered later, and not given up if the client ends
+            self.loop.call_later(0.2, lambda: exchange.reply(200, b"slow", content_type="x/y"))
+            return
+        if request.path == "/big":
+            exchange.reply(200, BIG, content_type="application/octet-stream")
             return
         body = request.body if request.command == "POST" else threading.current_thread().name
         if isinstance(body, str):
@@ -72,6 +80,7 @@ class Threaded(Handler):
 
 
 Served = Tuple[Loop, LoopServer, Routes]
+BIG = bytes(range(256)) * 32 * 1024  # 8 MiB: more than a socket takes at once
 
 
 @pytest.fixture
@@ -192,6 +201,27 @@ def test_a_request_cut_off_by_the_client_gets_the_threaded_answer(served: Served
         sock.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
         sock.shutdown(socket.SHUT_WR)
         assert read_answer(sock)[0] == 400  # the body ended after 3 of 10 bytes
+
+
+def test_an_answer_goes_out_whole_before_the_next_request_is_taken(served: Served) -> None:
+    # The next request is one the loop hands off: the rest of the big answer must
+    # not be left behind with the connection.
+    _, server, _ = served
+    with connect(server) as sock:
+        sock.sendall(get("/big") + get("/elsewhere"))
+        time.sleep(0.3)  # the loop meets a full socket buffer meanwhile
+        assert read_answer(sock)[2] == BIG
+        assert read_answer(sock)[2] == b"http-handoff"
+
+
+def test_a_client_that_ends_its_side_still_gets_every_answer(served: Served) -> None:
+    _, server, _ = served
+    with connect(server) as sock:
+        sock.sendall(get("/now") + b"POST /slow HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        assert read_answer(sock)[0] == 200
+        assert read_answer(sock)[2] == b"slow"
+        assert sock.recv(1) == b""  # then the loop closes
 
 
 def test_a_request_must_arrive_within_the_client_timeout(served: Served) -> None:
