@@ -113,6 +113,14 @@ def _has_pending_bytes(conn: socket.socket) -> bool:
     return bool(select.select([conn], [], [], 0)[0])
 
 
+def request_framing(fields: http_request.Fields) -> Tuple[str, int]:
+    """A request's body framing from its Content-Length and Transfer-Encoding fields
+    (``http_framing.framing``: BadFraming for what RFC 9112 refuses)."""
+    return http_framing.framing(
+        fields.get_all("Content-Length") or [], fields.get_all("Transfer-Encoding") or []
+    )
+
+
 def encode_answer(
     status: int,
     body: bytes,
@@ -214,16 +222,11 @@ class Handler:
                 return False
             self.command, self.path = line.command, line.path
             self.request_version = line.version
-            self.close_connection = not line.keep_alive
             self.headers = http_request.parse_fields(section)
         except http_request.BadRequest as bad:
             self.send_error(bad.status, bad.message)
             return False
-        connection = self.headers.get("Connection", "").lower()
-        if connection == "close":
-            self.close_connection = True
-        elif connection == "keep-alive":
-            self.close_connection = False
+        self.close_connection = not http_request.keeps_alive(line, self.headers)
         expect = self.headers.get("Expect", "").lower()
         if expect == "100-continue" and self.request_version >= "HTTP/1.1":
             return self._continue()
@@ -264,15 +267,9 @@ class Handler:
         if connections is not None:
             connections.mark(self.connection, idle)
 
-    def _framing(self) -> Tuple[str, int]:
-        headers = self.headers
-        return http_framing.framing(
-            headers.get_all("Content-Length") or [], headers.get_all("Transfer-Encoding") or []
-        )
-
     def _declares_body(self) -> bool:
         try:
-            kind, length = self._framing()
+            kind, length = request_framing(self.headers)
         except http_framing.BadFraming:
             return True  # unknown framing: what follows cannot be trusted
         return kind == "chunked" or length > 0
@@ -282,7 +279,7 @@ class Handler:
         for framing RFC 9112 rejects (the connection is then closed)."""
         self.body_consumed = True
         try:
-            kind, length = self._framing()
+            kind, length = request_framing(self.headers)
         except http_framing.BadFraming as bad:
             self.close_connection = True
             raise BadBody(str(bad), bad.status) from None

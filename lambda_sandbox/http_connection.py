@@ -20,7 +20,7 @@ except ImportError:  # CPython 3.7: the protocol is for the type checker only
     Protocol = object  # type: ignore[assignment]
 
 from lambda_sandbox import http_framing, http_request
-from lambda_sandbox.http_common import encode_answer
+from lambda_sandbox.http_common import encode_answer, request_framing
 from lambda_sandbox.http_loop import Loop
 from lambda_sandbox.http_reader import HEADER_BUDGET, RECV_BYTES, section_end
 
@@ -225,9 +225,7 @@ class Connection:
         if line is None or "expect" in fields:
             return _HAND_OFF
         try:
-            kind, length = http_framing.framing(
-                fields.get_all("Content-Length") or [], fields.get_all("Transfer-Encoding") or []
-            )
+            kind, length = request_framing(fields)
         except http_framing.BadFraming:
             return _HAND_OFF
         if kind == "chunked":
@@ -236,12 +234,7 @@ class Connection:
         limit = self.server.routes.body_limit(line.command, path, fields)
         if limit is None or length > limit:
             return _HAND_OFF
-        keep_alive = line.keep_alive
-        connection = fields.get("Connection", "").lower()
-        if connection == "close":
-            keep_alive = False
-        elif connection == "keep-alive":
-            keep_alive = True
+        keep_alive = http_request.keeps_alive(line, fields)
         return _Head(stop + skip, line.command, path, fields, length, keep_alive)
 
     # -- answers -------------------------------------------------------------------

@@ -90,6 +90,17 @@ def parse_request_line_in_full(
     return RequestLine(command, path, version, keep_alive)
 
 
+def keeps_alive(line: RequestLine, fields: "Fields") -> bool:
+    """Whether the connection stays open after this request: its version's default,
+    unless a Connection field says ``close`` or ``keep-alive`` (as http.server)."""
+    connection = fields.get("Connection", "").lower()
+    if connection == "close":
+        return False
+    if connection == "keep-alive":
+        return True
+    return line.keep_alive
+
+
 def parse_field(line: bytes) -> Tuple[str, str]:
     """One header field line (with its line end): (name, value without surrounding
     whitespace). BadRequest (400) for obsolete folding, a name that is not a

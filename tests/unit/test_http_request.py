@@ -10,6 +10,7 @@ from lambda_sandbox.http_request import (
     BadRequest,
     Fields,
     RequestLine,
+    keeps_alive,
     parse_field,
     parse_fields,
     parse_request_line,
@@ -197,3 +198,23 @@ def test_the_two_search_parse_of_a_section_answers_as_the_line_by_line_parse() -
         assert _outcome(parse_fields, section) == _outcome(
             lambda s: _parse_fields_line_by_line(s, Fields()), section
         ), section
+
+
+@pytest.mark.parametrize(
+    "raw, connection, kept",
+    [
+        (b"GET /x HTTP/1.1\r\n", None, True),
+        (b"GET /x HTTP/1.1\r\n", "close", False),
+        (b"GET /x HTTP/1.1\r\n", "Close", False),
+        (b"GET /x HTTP/1.0\r\n", None, False),
+        (b"GET /x HTTP/1.0\r\n", "keep-alive", True),
+        (b"GET /x HTTP/1.1\r\n", "upgrade", True),
+    ],
+)
+def test_the_connection_stays_open_by_version_unless_the_connection_field_says(
+    raw: bytes, connection, kept: bool
+) -> None:  # type: ignore[no-untyped-def]
+    line = parse_request_line(raw)
+    assert line is not None
+    section = b"" if connection is None else b"Connection: " + connection.encode() + b"\r\n"
+    assert keeps_alive(line, parse_fields(section)) is kept
