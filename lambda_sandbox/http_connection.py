@@ -84,7 +84,9 @@ class Connection:
         self.sock = sock
         self.address = address
         self.buf = bytearray()
-        self.out = b""
+        # What of the last answer the socket has not taken yet (a view: sending
+        # the rest of a large answer copies nothing).
+        self.out = memoryview(b"")
         self.head: Optional[_Head] = None
         self.pending = False  # a request has been taken and awaits its answer
         self.keep_alive = True
@@ -140,16 +142,27 @@ class Connection:
         self.buf += chunk
         self.serve()
 
+    def start(self, buffered: bytes) -> None:
+        """Begin serving, with what was read before (by a handed-off request's thread)."""
+        if buffered:
+            self.buf += buffered
+            self._begin()
+            self.serve()
+        else:
+            self._idle()
+
     def _begin(self) -> None:
         """A request's first bytes: from now on the whole request is timed."""
-        timeout = self.server.client_timeout_s
-        self.deadline = None if timeout is None else time.monotonic() + timeout
-        self.server.mark(self.sock, idle=False)
+        self._wait(idle=False)
 
     def _idle(self) -> None:
+        """Waiting for a request: the wait is timed."""
+        self._wait(idle=True)
+
+    def _wait(self, idle: bool) -> None:
         timeout = self.server.client_timeout_s
         self.deadline = None if timeout is None else time.monotonic() + timeout
-        self.server.mark(self.sock, idle=True)
+        self.server.mark(self.sock, idle)
 
     # -- requests ------------------------------------------------------------------
 
@@ -266,9 +279,9 @@ class Connection:
         self._want(write=bool(self.out), read=not self.eof)
 
     def _write(self, data: bytes) -> None:
-        if self.out:
-            self.out += data
-            return
+        """An answer: sent now as far as the socket takes it, the rest when it can.
+        (Only one answer is ever on its way: the next request waits for it.)"""
+        assert not self.out, "an answer while the last one is still going out"
         try:
             sent = self.sock.send(data)
         except BlockingIOError:
@@ -277,7 +290,7 @@ class Connection:
             self.close()
             return
         if sent < len(data):
-            self.out = data[sent:]
+            self.out = memoryview(data)[sent:]
             self._want(write=True, read=not self.pending)
         elif self.close_after:
             self.close()

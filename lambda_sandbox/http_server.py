@@ -160,12 +160,7 @@ class LoopServer:
         self._conns.add(connection)
         self.loop.open_connections += 1
         self.loop.register(sock, selectors.EVENT_READ, connection.on_event)
-        if buffered:
-            connection.buf += buffered
-            connection._begin()
-            connection.serve()
-        else:
-            connection._idle()
+        connection.start(buffered)
 
     def mark(self, sock: socket.socket, idle: bool) -> None:
         if self.connections is not None:
