@@ -213,26 +213,26 @@ class LoopServer:
                 self._handed_off.pop(sock, None)
         if keep:
             self.loop.call_soon(lambda: self._take_back(sock, client, leftover))
-            return
-        if self.connections is not None:
-            self.connections.forget(sock)
-        with contextlib.suppress(OSError):
-            sock.close()
+        else:
+            self._drop(sock)
 
     def _take_back(self, sock: socket.socket, client: Any, leftover: bytes) -> None:
         if self.stopping:
-            if self.connections is not None:
-                self.connections.forget(sock)
-            with contextlib.suppress(OSError):
-                sock.close()
+            self._drop(sock)
             return
         try:
             sock.setblocking(False)
         except OSError:
-            if self.connections is not None:
-                self.connections.forget(sock)
+            self._drop(sock)
             return
         self._adopt(sock, client, leftover)
+
+    def _drop(self, sock: socket.socket) -> None:
+        """Close a connection the loop does not serve (after a hand-off)."""
+        if self.connections is not None:
+            self.connections.forget(sock)
+        with contextlib.suppress(OSError):
+            sock.close()
 
     # -- deadlines -------------------------------------------------------------------
 
@@ -253,7 +253,6 @@ class LoopServer:
         progress finish, each bounded by DRAIN_WAIT_S. From any thread but the
         loop's."""
         deadline = time.monotonic() + DRAIN_WAIT_S
-        begun = threading.Event()
 
         def begin() -> None:
             self.stopping = True
@@ -268,10 +267,8 @@ class LoopServer:
                 self._listening = False
             with contextlib.suppress(OSError):
                 self.socket.close()
-            begun.set()
 
-        self.loop.call_soon(begin)
-        begun.wait(DRAIN_WAIT_S)
+        self._on_loop(begin, DRAIN_WAIT_S)
         grace_end = time.monotonic() + IDLE_GRACE_S
         while time.monotonic() < grace_end and (self._conns or self._handed_off):
             time.sleep(0.005)
