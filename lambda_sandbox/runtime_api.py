@@ -80,7 +80,7 @@ class RuntimeApiHandler(Handler):
         delivery = self.environment.runtime_next(self.client_gone)
         if delivery is None:
             self.close_connection = True
-            self._error(500, "Sandbox.EnvironmentReset", "the execution environment was reset")
+            self._error(500, *_RESET)
             return
         self.send(200, delivery.invocation.payload, next_headers(delivery))
 
@@ -132,7 +132,7 @@ class RuntimeApiHandler(Handler):
         event = self.environment.extension_next(extension_id, self.client_gone)
         if event is None:
             self.close_connection = True
-            self._error(500, "Sandbox.EnvironmentReset", "the execution environment was reset")
+            self._error(500, *_RESET)
             return
         self.send_json(200, event, {"Lambda-Extension-Event-Identifier": str(uuid.uuid4())})
 
@@ -201,8 +201,8 @@ def error_answer(error_type: str, message: str) -> bytes:
 
 
 _ACCEPTED = json.dumps({"status": "OK"}).encode("utf-8")
-_NEXT_PATH = RUNTIME + "/invocation/next"
-_RESPONSE_PATH = re.compile(RUNTIME + "/invocation/([A-Za-z0-9._:-]+)/response")
+# What a next waiting when its environment is reset is answered (500).
+_RESET = ("Sandbox.EnvironmentReset", "the execution environment was reset")
 
 
 class RuntimeRoutes(FastRoutes):
@@ -216,7 +216,7 @@ class RuntimeRoutes(FastRoutes):
         self.loop = loop
 
     def body_limit(self, command: str, path: str, fields: Fields) -> Optional[int]:
-        if command == "GET" and path == _NEXT_PATH:
+        if command == "GET" and _NEXT_PATH.fullmatch(path):
             return 0
         if command == "POST" and _RESPONSE_PATH.fullmatch(path):
             return MAX_PAYLOAD_BYTES
@@ -231,10 +231,7 @@ class RuntimeRoutes(FastRoutes):
         try:
             self.environment.runtime_response(match.group(1), request.body)
         except Refused as refused:
-            exchange.reply(
-                refused.status,
-                error_answer(refused.error_type, refused.message),
-            )
+            _refuse(exchange, refused)
             return
         exchange.reply(202, _ACCEPTED)
 
@@ -253,22 +250,20 @@ class RuntimeRoutes(FastRoutes):
         try:
             give_up = self.environment.runtime_next_later(deliver)
         except Refused as refused:
-            exchange.reply(
-                refused.status,
-                error_answer(refused.error_type, refused.message),
-            )
+            _refuse(exchange, refused)
             return
         if exchange.pending:  # not answered from the mailbox already
             exchange.on_gone = give_up
 
 
+def _refuse(exchange: Connection, refused: Refused) -> None:
+    exchange.reply(refused.status, error_answer(refused.error_type, refused.message))
+
+
 def _answer_next(exchange: Connection, delivery: Optional[RuntimeDelivery]) -> None:
     if delivery is None:
         exchange.keep_alive = False
-        exchange.reply(
-            500,
-            error_answer("Sandbox.EnvironmentReset", "the execution environment was reset"),
-        )
+        exchange.reply(500, error_answer(*_RESET))
         return
     exchange.reply(200, delivery.invocation.payload, next_headers(delivery))
 
@@ -312,9 +307,12 @@ def _error_body(body: bytes) -> bytes:
 
 
 _ID = r"([A-Za-z0-9._:-]+)"
+# The two routes the loop answers itself (RuntimeRoutes), and every route.
+_NEXT_PATH = re.compile(RUNTIME + "/invocation/next")
+_RESPONSE_PATH = re.compile(RUNTIME + "/invocation/" + _ID + "/response")
 ROUTES: List[Tuple[str, "re.Pattern[str]", str]] = [
-    ("GET", re.compile(RUNTIME + "/invocation/next"), "runtime_next"),
-    ("POST", re.compile(RUNTIME + "/invocation/" + _ID + "/response"), "runtime_response"),
+    ("GET", _NEXT_PATH, "runtime_next"),
+    ("POST", _RESPONSE_PATH, "runtime_response"),
     ("POST", re.compile(RUNTIME + "/invocation/" + _ID + "/error"), "runtime_error"),
     ("POST", re.compile(RUNTIME + "/init/error"), "runtime_init_error"),
     ("POST", re.compile(EXTENSION + "/register"), "extension_register"),
