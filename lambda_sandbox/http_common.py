@@ -165,7 +165,6 @@ class Handler:
     default_request_version = "HTTP/1.1"
 
     def __init__(self, sock: socket.socket, client_address: Any, server: Any) -> None:
-        self.request = sock
         self.client_address = client_address
         self.server = server
         self.connection: socket.socket = sock

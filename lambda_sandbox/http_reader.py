@@ -37,7 +37,6 @@ class DeadlineReader:
         self._begun = False  # the current request's first bytes have arrived
         self._deadline: Optional[float] = None
         self.header_budget = header_budget
-        self.closed = False
 
     # -- the request's phases (called by the handler) --------------------------
 
@@ -109,9 +108,6 @@ class DeadlineReader:
             if not self._fill():
                 break
         return self._take(len(self._buf) if size < 0 else min(size, len(self._buf)))
-
-    def close(self) -> None:
-        self.closed = True
 
     # -- the loop's hand-off (``http_server``) ------------------------------------
 

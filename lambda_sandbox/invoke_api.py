@@ -91,19 +91,19 @@ class InvokeApiHandler(Handler):
         early = answer_without_running(self.sandbox, invocation, invocation_type)
         if early is not None:
             return early
-        if log_type == "Tail":
-            invocation.tailed()
+        if log_type != "Tail":
+            return with_request_id(self.sandbox.invoke(invocation), invocation)
+        invocation.tailed()
         result = with_request_id(self.sandbox.invoke(invocation), invocation)
-        if invocation.ended is not None and invocation.log_lines is not None:
-            if result.status != 200:
-                return result
-            # Lambda's tail ends with the END and REPORT lines, written once the
-            # runtime is back at next: wait for that, briefly.
-            invocation.ended.wait(TAIL_WAIT_S)
-            headers = dict(result.headers)
-            headers["X-Amz-Log-Result"] = tail_log(invocation.log_lines)
-            return InvokeResult(result.status, result.body, headers)
-        return result
+        if result.status != 200:
+            return result
+        assert invocation.ended is not None and invocation.log_lines is not None
+        # Lambda's tail ends with the END and REPORT lines, written once the
+        # runtime is back at next: wait for that, briefly.
+        invocation.ended.wait(TAIL_WAIT_S)
+        headers = dict(result.headers)
+        headers["X-Amz-Log-Result"] = tail_log(invocation.log_lines)
+        return InvokeResult(result.status, result.body, headers)
 
 
 class InvokeRoutes(FastRoutes):
