@@ -20,9 +20,10 @@ except ImportError:  # CPython 3.7: the protocol is for the type checker only
     Protocol = object  # type: ignore[assignment]
 
 from lambda_sandbox import http_framing, http_request
-from lambda_sandbox.http_common import encode_answer, request_framing
+from lambda_sandbox.http_common import encode_answer
 from lambda_sandbox.http_loop import Loop
 from lambda_sandbox.http_reader import HEADER_BUDGET, RECV_BYTES, section_end
+from lambda_sandbox.http_sections import SectionMemo
 
 
 class Request(NamedTuple):
@@ -52,6 +53,7 @@ class Server(Protocol):
 
     loop: Loop
     routes: FastRoutes
+    sections: SectionMemo
     client_timeout_s: Optional[float]
     stopping: bool
 
@@ -232,16 +234,10 @@ class Connection:
             return _HAND_OFF
         try:
             line = http_request.parse_request_line(bytes(buf[: end + 1]))
-            fields = http_request.parse_fields(bytes(buf[end + 1 : stop + 1]))
-        except http_request.BadRequest:
+            fields, kind, length = self.server.sections.parse(bytes(buf[end + 1 : stop + 1]))
+        except (http_request.BadRequest, http_framing.BadFraming):
             return _HAND_OFF
-        if line is None or "expect" in fields:
-            return _HAND_OFF
-        try:
-            kind, length = request_framing(fields)
-        except http_framing.BadFraming:
-            return _HAND_OFF
-        if kind == "chunked":
+        if line is None or kind == "chunked" or "expect" in fields:
             return _HAND_OFF
         path = line.path.split("?", 1)[0]
         limit = self.server.routes.body_limit(line.command, path, fields)

@@ -56,6 +56,7 @@ from lambda_sandbox.http_common import (
 )
 from lambda_sandbox.http_connection import Connection, FastRoutes
 from lambda_sandbox.http_loop import Loop
+from lambda_sandbox.http_sections import SectionMemo
 
 log = logging.getLogger("lambda_sandbox.http")
 
@@ -94,6 +95,7 @@ class LoopServer:
         self.handler = handler
         self.context = context
         self.routes = routes
+        self.sections = SectionMemo()  # header sections the loop has parsed (loop thread)
         self.client_timeout_s = client_timeout_s
         self.connections = connections
         self.stopping = False  # answers go out with "Connection: close" from now on

@@ -16,6 +16,7 @@ from lambda_sandbox.http_request import (
     parse_request_line,
     parse_request_line_in_full,
 )
+from tests.support.sections import random_section
 
 
 @pytest.mark.parametrize(
@@ -152,26 +153,6 @@ def _outcome(parse, section: bytes):  # type: ignore[no-untyped-def]
     return sorted(fields._by_name.items())
 
 
-# Field lines built from parts, mostly well formed, the odd ones included:
-# folding, spaces and tabs around names and values, CR and NUL inside, bare
-# LF, doubled CR, Latin-1, long values, a last line without its end.
-_NAMES = ([b"Host", b"content-length", b"X-A", b"x-a", b"A"], [b"B@d", b"", b" A", b"\tA", b"A "])
-_SEPARATORS = ([b":", b": ", b":\t", b":  \t "], [b"", b" :"])
-_VALUES = ([b"v", b"1", b" v ", b"a b", b"a\tb", b"\xe9", b"", b"x" * 300], [b"x\x00y", b"x\ry"])
-_ENDS = ([b"\r\n", b"\n", b" \r\n", b"\t\n"], [b"\r\r\n", b""])
-
-
-def _random_section(rng) -> bytes:  # type: ignore[no-untyped-def]
-    def part(kinds):  # type: ignore[no-untyped-def]
-        usual, odd = kinds
-        return rng.choice(usual if rng.random() < 0.9 else odd)
-
-    return b"".join(
-        part(_NAMES) + part(_SEPARATORS) + part(_VALUES) + part(_ENDS)
-        for _ in range(rng.randint(1, 6))
-    )
-
-
 def test_the_two_search_parse_of_a_section_answers_as_the_line_by_line_parse() -> None:
     import random
 
@@ -187,7 +168,7 @@ def test_the_two_search_parse_of_a_section_answers_as_the_line_by_line_parse() -
         b"".join(b"X-%d: v\r\n" % i for i in range(MAX_FIELDS + 1)),
         b"A: " + b"v" * 70000 + b"\r\n",
     ]
-    sections += [_random_section(rng) for _ in range(5000)]
+    sections += [random_section(rng) for _ in range(5000)]
     # Both kinds are many: the two searches take these, the line-by-line parse those.
     taken = sum(
         section.endswith(b"\n") and len(_FIELD_LINE.findall(section)) == section.count(b"\n")
