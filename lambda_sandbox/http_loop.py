@@ -83,7 +83,26 @@ class Loop:
     def modify(self, sock: socket.socket, events: int, callback: Callable[[int], None]) -> None:
         self._selector.modify(sock, events, callback)
 
-    def unregister(self, sock: socket.socket) -> None:
+    def watch(self, fd: int, on_ready: Callable[[], bool], on_end: Callable[[], None]) -> None:
+        """Call ``on_ready`` on the loop's thread whenever ``fd`` is readable, until it
+        returns False (or raises); then stop watching ``fd`` and call ``on_end``.
+        From any thread (``processes.Watcher``: the output pumps)."""
+
+        def on_event(mask: int) -> None:
+            more = False
+            try:
+                more = on_ready()
+            finally:
+                if not more:
+                    self.unregister(fd)
+                    on_end()
+
+        def start() -> None:
+            self._selector.register(fd, selectors.EVENT_READ, on_event)
+
+        self.call_soon(start)
+
+    def unregister(self, sock: "socket.socket | int") -> None:
         with contextlib.suppress(KeyError, ValueError, OSError):
             self._selector.unregister(sock)
 

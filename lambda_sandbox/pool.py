@@ -94,7 +94,10 @@ class Sandbox:
         self._async: Deque[Invocation] = collections.deque()
         self._attempts: Dict[str, int] = {}  # retries made, per failed Event request id
         self._retries: Dict[str, "tuple[Invocation, threading.Timer]"] = {}  # waiting to rerun
-        self._supervisor = Supervisor(on_output=self._on_output, on_exit=self._on_exit)
+        # The loop reads the processes' output too: no thread per stream to wake.
+        self._supervisor = Supervisor(
+            on_output=self._on_output, on_exit=self._on_exit, watcher=self.loop
+        )
         self._timers = TimerWheel()
 
     # ------------------------------------------------------------ lifecycle

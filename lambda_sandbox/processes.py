@@ -4,8 +4,10 @@ Each runtime or extension process starts in its own session, so its process
 group id is its pid and a signal reaches everything it started. One reaper
 thread collects every child with ``waitpid(-1)``: inside a container the
 sandbox is PID 1 and orphans are reparented to it, so it must reap those too.
-Output is pumped line by line by one thread per stream; ``Supervisor.drain``
-is the barrier that hands on everything a process wrote up to now.
+Output is pumped line by line, by the sandbox's HTTP loop when the supervisor
+is given one (a ``Watcher``: no thread to wake for each printed line), else by
+one thread per stream; ``Supervisor.drain`` is the barrier that hands on
+everything a process wrote up to now.
 """
 
 from __future__ import annotations
@@ -24,12 +26,25 @@ import threading
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
+try:
+    from typing import Protocol
+except ImportError:  # CPython 3.7: the protocol is for the type checker only
+    Protocol = object  # type: ignore[assignment]
+
 log = logging.getLogger("lambda_sandbox")
 
 PR_SET_CHILD_SUBREAPER = 36
 
 OutputCallback = Callable[["Child", str, str], None]  # child, stream, line
 ExitCallback = Callable[["Child", Optional[int], Optional[str]], None]  # code, signal name
+
+
+class Watcher(Protocol):
+    """What serves output pumps instead of their threads (``http_loop.Loop``)."""
+
+    def watch(self, fd: int, on_ready: Callable[[], bool], on_end: Callable[[], None]) -> None:
+        """Call ``on_ready`` whenever ``fd`` is readable, until it returns False;
+        then stop watching ``fd`` and call ``on_end`` (which may close it)."""
 
 
 @dataclass
@@ -39,7 +54,7 @@ class Child:
     pid: int
     argv: List[str]
     owner: Any = None  # whoever spawned it (an execution environment)
-    pumps: List[threading.Thread] = field(default_factory=list)
+    pumps: List[threading.Thread] = field(default_factory=list)  # none when a Watcher pumps
     outputs: List["OutputPump"] = field(default_factory=list)
 
 
@@ -115,6 +130,10 @@ class OutputPump:
         self._closed = False
         os.set_blocking(self._fd, False)
 
+    @property
+    def fd(self) -> int:
+        return self._fd
+
     def run(self) -> None:
         """Pump until end of file (every writer gone), then close the pipe."""
         poller = select.poll()
@@ -122,13 +141,27 @@ class OutputPump:
         try:
             while True:
                 poller.poll()  # no timeout: data or end of file wakes it
-                with self._lock:
-                    if self._read(READ_BYTES) is None:
-                        return
+                if not self.pump_once():
+                    return
         except (OSError, ValueError) as exc:
             log.debug("output pump ended: %s", exc)
         finally:
             self._close()
+
+    def pump_once(self) -> bool:
+        """One read of the pipe (when it is readable), its lines handed on; False at
+        end of file (or after the close): then the caller closes it (``close``)."""
+        with self._lock:
+            if self._closed:
+                return False
+            try:
+                return self._read(READ_BYTES) is not None
+            except (OSError, ValueError) as exc:
+                log.debug("output pump ended: %s", exc)
+                return False
+
+    def close(self) -> None:
+        self._close()
 
     def drain(self) -> None:
         """Hand on every complete line written to the pipe before this call."""
@@ -176,9 +209,13 @@ class OutputPump:
 
 
 class Supervisor:
-    def __init__(self, on_output: OutputCallback, on_exit: ExitCallback) -> None:
+    def __init__(
+        self, on_output: OutputCallback, on_exit: ExitCallback, watcher: Optional[Watcher] = None
+    ) -> None:
         self._on_output = on_output
         self._on_exit = on_exit
+        # Serves the output pumps when given (one pump thread per stream when not).
+        self._watcher = watcher
         self._children: Dict[int, Child] = {}
         self._lock = threading.Lock()
         self._has_children = threading.Condition(self._lock)
@@ -216,10 +253,13 @@ class Supervisor:
             for stream_name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
                 assert stream is not None
                 output = OutputPump(stream, self._line_handler(child, stream_name))
+                child.outputs.append(output)
+                if self._watcher is not None:
+                    self._watcher.watch(output.fd, output.pump_once, output.close)
+                    continue
                 pump = threading.Thread(
                     target=output.run, name=f"pump-{name}-{stream_name}", daemon=True
                 )
-                child.outputs.append(output)
                 child.pumps.append(pump)
                 pump.start()
             self._children[proc.pid] = child
