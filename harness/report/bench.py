@@ -261,9 +261,10 @@ def _switches_note(switches: Optional[Mapping[str, Any]]) -> List[str]:
         f"Context switches per invoke, all the sandbox's threads together "
         f"(/proc/<pid>/task/*/status around the unprofiled invokes): "
         f"{switches.get('voluntary', '?')} voluntary, {switches.get('involuntary', '?')} "
-        "involuntary. The HTTP loop's thread sleeps in select between a request and the "
-        "next: one voluntary switch each; a hand-over to another thread (a timer, an "
-        "output pump) is one or two more."
+        "involuntary. The HTTP loop's thread sleeps in select between a request (or a "
+        "printed line: the loop reads the processes' output too) and the next: one "
+        "voluntary switch each; a hand-over to another thread (a timer, a handed-off "
+        "request) is one or two more."
     ]
 
 
