@@ -146,7 +146,7 @@ class OutputPump:
         except (OSError, ValueError) as exc:
             log.debug("output pump ended: %s", exc)
         finally:
-            self._close()
+            self.close()
 
     def pump_once(self) -> bool:
         """One read of the pipe (when it is readable), its lines handed on; False at
@@ -159,9 +159,6 @@ class OutputPump:
             except (OSError, ValueError) as exc:
                 log.debug("output pump ended: %s", exc)
                 return False
-
-    def close(self) -> None:
-        self._close()
 
     def drain(self) -> None:
         """Hand on every complete line written to the pipe before this call."""
@@ -202,7 +199,7 @@ class OutputPump:
     def _emit(self, raw: bytes) -> None:
         self._on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
 
-    def _close(self) -> None:
+    def close(self) -> None:
         with self._lock:
             self._closed = True
             self._stream.close()
