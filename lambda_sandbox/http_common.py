@@ -9,7 +9,6 @@ import json
 import logging
 import select
 import socket
-import struct
 import time
 from email.utils import formatdate
 from http import HTTPStatus
@@ -87,24 +86,6 @@ class BadBody(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
-
-
-SO_ATTACH_FILTER = 26
-BPF_RET_K = 0x06  # BPF_RET | BPF_K: return a constant (0: keep no byte of the packet)
-
-
-def refuse_new_connections(listener: socket.socket) -> bool:
-    """Attach a classic BPF filter that drops every packet to ``listener``; whether it
-    took (Linux only; elsewhere the backlog's drain alone must do)."""
-    try:
-        import ctypes
-
-        program = (ctypes.c_uint64 * 1)(BPF_RET_K)  # code 0x06, jt 0, jf 0, k 0
-        fprog = struct.pack("@HP", 1, ctypes.addressof(program))
-        listener.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
-    except (ImportError, OSError, struct.error):
-        return False
-    return True
 
 
 def _has_pending_bytes(conn: socket.socket) -> bool:

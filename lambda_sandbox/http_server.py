@@ -52,11 +52,11 @@ from lambda_sandbox.http_common import (
     DRAIN_WAIT_S,
     IDLE_GRACE_S,
     Handler,
-    refuse_new_connections,
 )
 from lambda_sandbox.http_connection import Connection, FastRoutes
 from lambda_sandbox.http_loop import Loop
 from lambda_sandbox.http_sections import SectionMemo
+from lambda_sandbox.listener_stop import handshakes_in_flight_now, refuse_new_connections
 
 log = logging.getLogger("lambda_sandbox.http")
 
@@ -255,13 +255,16 @@ class LoopServer:
         progress finish, each bounded by DRAIN_WAIT_S. From any thread but the
         loop's."""
         deadline = time.monotonic() + DRAIN_WAIT_S
+        refusing: List[bool] = []
 
         def begin() -> None:
             self.stopping = True
-            # No new connection may complete from here on (Linux: a socket filter
-            # that drops every packet), so draining the backlog leaves nothing in
-            # it to be reset.
-            refuse_new_connections(self.socket)
+            # No new connection may open from here on (Linux: a socket filter that
+            # drops connection openings); one already opening completes, and the
+            # loop accepts it with the rest of the backlog while it still listens.
+            refusing.append(refuse_new_connections(self.socket))
+
+        def close_listener() -> None:
             while self._accept_one():
                 pass
             if self._listening:
@@ -271,6 +274,13 @@ class LoopServer:
                 self.socket.close()
 
         self._on_loop(begin, DRAIN_WAIT_S)
+        if refusing and refusing[0]:
+            # Closed with a handshake in flight, the listener would leave its
+            # client a connection reset at the first read.
+            port = self.server_address[1]
+            while time.monotonic() < deadline and handshakes_in_flight_now(port):
+                time.sleep(0.001)  # polling /proc: the kernel says nothing when one completes
+        self._on_loop(close_listener, DRAIN_WAIT_S)
         grace_end = time.monotonic() + IDLE_GRACE_S
         while time.monotonic() < grace_end and (self._conns or self._handed_off):
             time.sleep(0.005)
